@@ -1,0 +1,56 @@
+"""How an HTTP provider's answer maps onto Temporal's retry semantics."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+
+import httpx
+from temporalio.exceptions import ApplicationError
+
+from models.errors import SendErrorType
+
+# Never wait longer than this on a provider's say-so; the retry policy takes over.
+MAX_RETRY_AFTER = timedelta(minutes=15)
+RETRYABLE_STATUSES = frozenset({408, 409, 425, 429})
+
+
+def retry_after(response: httpx.Response, now: datetime | None = None) -> timedelta | None:
+    """The `Retry-After` header as a delay: delta-seconds or an HTTP date."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        delay = timedelta(seconds=max(0.0, float(value)))
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        delay = max(timedelta(0), when - (now or datetime.now(UTC)))
+    return min(delay, MAX_RETRY_AFTER)
+
+
+def raise_for_provider_status(
+    response: httpx.Response, provider: str, *, recipient_rejected: bool = False
+) -> None:
+    """Return on 2xx; otherwise raise an error Temporal retries or does not.
+
+    5xx, 408, 409 (a concurrent request with the same idempotency key), 425 and 429
+    retry, honouring `Retry-After`. Other 4xx are permanent: `RecipientRejected` when
+    the caller recognised an invalid recipient in the body, else `MessageRejected`.
+    """
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    detail = f"{provider} answered {status}: {response.text[:300]}"
+    if status >= 500 or status in RETRYABLE_STATUSES:
+        raise ApplicationError(
+            detail,
+            type=f"ProviderUnavailable{status}",
+            next_retry_delay=retry_after(response),
+        )
+    error_type = (
+        SendErrorType.RECIPIENT_REJECTED if recipient_rejected else SendErrorType.MESSAGE_REJECTED
+    )
+    raise ApplicationError(detail, type=error_type, non_retryable=True)

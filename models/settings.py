@@ -1,0 +1,69 @@
+"""A store's journey settings: how and when its customers are reached."""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+from enum import StrEnum
+
+from pydantic import Field, HttpUrl, field_validator, model_validator
+
+from models.order import Strict
+
+MIN_WAIT_AFTER_DELIVERY = timedelta(days=1)
+MAX_WAIT_AFTER_DELIVERY = timedelta(days=2)
+
+
+class Channel(StrEnum):
+    """How the customer is reached. Which provider carries it is the worker's choice."""
+
+    WHATSAPP = "whatsapp"
+    EMAIL = "email"
+
+
+class SendWindow(Strict):
+    """Daily hours, in the customer's local time, in which messages may go out.
+
+    The window is half-open, [start, end), and may not wrap past midnight.
+    """
+
+    start: time = time(9, 0)
+    end: time = time(20, 0)
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> SendWindow:
+        if self.start >= self.end:
+            raise ValueError(f"start {self.start} must be before end {self.end}")
+        return self
+
+    def describe(self) -> str:
+        return f"{self.start:%H:%M}–{self.end:%H:%M}"
+
+
+class Coupon(Strict):
+    code: str = Field(min_length=1, max_length=40)
+    benefit: str = Field(min_length=1, max_length=80, description="e.g. '10% off'")
+
+
+class JourneySettings(Strict):
+    store_name: str = Field(min_length=1, max_length=80)
+    channel: Channel = Channel.WHATSAPP
+    wait_after_delivery: timedelta = MIN_WAIT_AFTER_DELIVERY
+    send_window: SendWindow = SendWindow()
+    review_url: HttpUrl
+    social_handle: str | None = Field(default=None, pattern=r"^@[A-Za-z0-9._]{1,30}$")
+    coupon: Coupon | None = None
+    feedback_link_ttl: timedelta = timedelta(days=30)
+
+    @field_validator("wait_after_delivery")
+    @classmethod
+    def _one_to_two_days(cls, value: timedelta) -> timedelta:
+        if not MIN_WAIT_AFTER_DELIVERY <= value <= MAX_WAIT_AFTER_DELIVERY:
+            raise ValueError(f"must be between 1 and 2 days, got {value}")
+        return value
+
+    @field_validator("feedback_link_ttl")
+    @classmethod
+    def _positive_ttl(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be positive")
+        return value

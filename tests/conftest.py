@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from activities import JourneyActivities, WorkerConfig, build_activities
+from connection import DATA_CONVERTER
+
+BIN = Path(sys.executable).parent
+FEEDBACK_SECRET = "test-feedback-secret-0123456789"
+
+
+def _binary(name: str) -> str:
+    found = shutil.which(name, path=str(BIN)) or shutil.which(name)
+    if found is None:
+        raise RuntimeError(f"{name} not found: install the dev extras (python3 dev.py test)")
+    return found
+
+
+@pytest.fixture(scope="session")
+def temporal_cli() -> str:
+    return _binary("temporal")
+
+
+@pytest.fixture(scope="session")
+def test_server() -> str:
+    return _binary("temporal-test-server")
+
+
+@pytest.fixture
+async def time_skipping_env(test_server: str) -> AsyncIterator[WorkflowEnvironment]:
+    """A fresh time-skipping server per test: its clock is global to the environment."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=DATA_CONVERTER, test_server_existing_path=test_server
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture
+def outbox_path(tmp_path: Path) -> Path:
+    return tmp_path / "outbox.jsonl"
+
+
+@pytest.fixture
+async def outbox_activities(outbox_path: Path) -> AsyncIterator[JourneyActivities]:
+    activities = build_activities(
+        WorkerConfig(feedback_secret=FEEDBACK_SECRET, outbox_path=outbox_path, adapter="outbox")
+    )
+    yield activities
+    await activities.aclose()

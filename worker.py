@@ -1,0 +1,94 @@
+"""The worker: runs post-purchase journeys and their sends.
+
+    python worker.py
+
+Temporal connection: `temporalio.envconfig` (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+TEMPORAL_API_KEY, TEMPORAL_TLS, TEMPORAL_PROFILE, ...). Channels and secrets:
+JOURNEY_* variables, see `activities/config.py` and the README.
+
+SIGINT or SIGTERM stops polling for new work and lets in-flight sends finish within
+JOURNEY_SHUTDOWN_GRACE_SECONDS (default 30) before the process exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from datetime import timedelta
+
+from pydantic import ValidationError
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities import JourneyActivities, WorkerConfig, build_activities
+from connection import connect
+from models import TASK_QUEUE
+from workflows import PostPurchaseJourney
+
+log = logging.getLogger("journey.worker")
+
+
+def build_worker(
+    client: Client,
+    activities: JourneyActivities,
+    *,
+    task_queue: str = TASK_QUEUE,
+    shutdown_grace: timedelta = timedelta(seconds=30),
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[PostPurchaseJourney],
+        activities=[activities.send_message, activities.request_feedback],
+        graceful_shutdown_timeout=shutdown_grace,
+    )
+
+
+async def serve(config: WorkerConfig) -> None:
+    task_queue = config.task_queue
+    shutdown_grace = timedelta(seconds=config.shutdown_grace_seconds)
+    client = await connect()
+    activities = build_activities(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    worker = build_worker(client, activities, task_queue=task_queue, shutdown_grace=shutdown_grace)
+    try:
+        async with worker:
+            log.info(
+                "worker polling task queue %r on %s (adapter: %s)",
+                task_queue,
+                client.service_client.config.target_host,
+                config.adapter,
+            )
+            await stop.wait()
+            log.info("shutting down: finishing in-flight sends (up to %s)", shutdown_grace)
+    finally:
+        await activities.aclose()
+    log.info("worker stopped")
+
+
+def main() -> int:
+    logging.basicConfig(
+        level=os.environ.get("JOURNEY_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        config = WorkerConfig()  # fields come from the environment
+    except ValidationError as err:
+        for item in err.errors():
+            message = item["msg"].removeprefix("Value error, ")
+            if item["loc"]:
+                message = f"JOURNEY_{'_'.join(map(str, item['loc'])).upper()}: {message}"
+            print(message, file=sys.stderr)
+        return 2
+    asyncio.run(serve(config))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

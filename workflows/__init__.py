@@ -1,0 +1,3 @@
+from workflows.post_purchase import PostPurchaseJourney
+
+__all__ = ["PostPurchaseJourney"]

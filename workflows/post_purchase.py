@@ -1,0 +1,141 @@
+"""PostPurchaseJourney: from a delivered order to the last message of its plan."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from models import (
+        JourneyInput,
+        JourneyProgress,
+        JourneyStatus,
+        MessageRequest,
+        Receipt,
+        Step,
+        StepKind,
+        StepOutcome,
+        StepStatus,
+    )
+    from models.errors import STOPS_JOURNEY
+    from models.schedule import describe_local, first_send_time, next_in_window
+
+# Activities are referred to by name so this module imports no I/O code.
+SEND_MESSAGE = "send_message"
+REQUEST_FEEDBACK = "request_feedback"
+
+SEND_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=10),
+)
+SEND_START_TO_CLOSE = timedelta(seconds=30)
+# A provider down for longer than this fails the step rather than holding the journey.
+SEND_SCHEDULE_TO_CLOSE = timedelta(hours=12)
+
+
+@workflow.defn
+class PostPurchaseJourney:
+    def __init__(self) -> None:
+        self._progress: JourneyProgress | None = None
+        self._origin: datetime | None = None
+        self._speedup = 1
+
+    @workflow.run
+    async def run(self, journey: JourneyInput) -> JourneyProgress:
+        info = workflow.info()
+        self._origin = workflow.now()
+        self._speedup = journey.speedup
+        progress = JourneyProgress(journey_id=info.workflow_id, status=JourneyStatus.WAITING)
+        self._progress = progress
+
+        order, settings = journey.order, journey.settings
+        tz = order.customer.timezone
+        due = first_send_time(
+            order.delivered_at, settings.wait_after_delivery, settings.send_window, tz
+        )
+        why = f"{settings.wait_after_delivery} after delivery, moved into the send window"
+        for index, step in enumerate(journey.plan.steps):
+            if index > 0:
+                due = next_in_window(due + step.wait, settings.send_window, tz)
+                why = f"{step.wait} after '{journey.plan.steps[index - 1].id}', in the send window"
+            # A delivery reported late must not produce a message in the past, nor outside
+            # the window.
+            due = max(due, next_in_window(self._journey_now(), settings.send_window, tz))
+            progress.next_step, progress.next_at = step.id, due
+            progress.status = JourneyStatus.WAITING
+            await self._sleep_until(due, f"wait until {describe_local(due, tz)}: {why}")
+
+            progress.status = JourneyStatus.SENDING
+            outcome = await self._run_step(journey, step, due)
+            progress.steps.append(outcome)
+            if outcome.error_type in STOPS_JOURNEY:
+                progress.status = JourneyStatus.STOPPED
+                progress.stop_reason = f"{outcome.error_type}: {outcome.error}"
+                break
+        else:
+            progress.status = JourneyStatus.COMPLETED
+        progress.next_step, progress.next_at = None, None
+        return progress
+
+    @workflow.query
+    def progress(self) -> JourneyProgress:
+        assert self._progress is not None
+        return self._progress
+
+    def _journey_now(self) -> datetime:
+        """Journey time: real workflow time, sped up for demos."""
+        assert self._origin is not None
+        return self._origin + (workflow.now() - self._origin) * self._speedup
+
+    async def _sleep_until(self, due: datetime, summary: str) -> None:
+        remaining = (due - self._journey_now()) / self._speedup
+        if remaining > timedelta(0):
+            await workflow.sleep(remaining, summary=summary)
+
+    async def _run_step(self, journey: JourneyInput, step: Step, due: datetime) -> StepOutcome:
+        journey_id = workflow.info().workflow_id
+        request = MessageRequest(
+            journey_id=journey_id,
+            step=step,
+            order=journey.order,
+            settings=journey.settings,
+            scheduled_for=due,
+            idempotency_key=f"{journey_id}:{step.id}",
+        )
+        activity = REQUEST_FEEDBACK if step.kind is StepKind.FEEDBACK_REQUEST else SEND_MESSAGE
+        channel = journey.settings.channel
+        base = StepOutcome(
+            step_id=step.id,
+            template=step.template,
+            status=StepStatus.SENT,
+            scheduled_for=due,
+            channel=channel,
+        )
+        try:
+            receipt = await workflow.execute_activity(
+                activity,
+                request,
+                result_type=Receipt,
+                start_to_close_timeout=SEND_START_TO_CLOSE,
+                schedule_to_close_timeout=SEND_SCHEDULE_TO_CLOSE,
+                retry_policy=SEND_RETRY,
+                summary=f"send '{step.template}' by {channel}",
+            )
+        except ActivityError as err:
+            cause = err.cause
+            error_type = cause.type if isinstance(cause, ApplicationError) else None
+            workflow.logger.warning("step %s failed: %s", step.id, cause)
+            return base.model_copy(
+                update={
+                    "status": StepStatus.FAILED,
+                    "error_type": error_type or type(cause).__name__,
+                    "error": str(cause),
+                }
+            )
+        return base.model_copy(
+            update={"sent_at": self._journey_now(), "message_id": receipt.message_id}
+        )
