@@ -8,7 +8,9 @@ set it is the local dev server on localhost:7233, namespace `default`.
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from urllib.parse import quote
 
 from temporalio.client import Client
@@ -30,3 +32,16 @@ def web_ui_url(client: Client, workflow_id: str) -> str:
     """Where an operator sees the run. `JOURNEY_UI_URL` points at a production Web UI."""
     base = os.environ.get("JOURNEY_UI_URL", "http://localhost:8233").rstrip("/")
     return f"{base}/namespaces/{client.namespace}/workflows/{quote(workflow_id, safe='')}"
+
+
+def exit_process(code: int) -> None:
+    """Exit without interpreter teardown once all work is done.
+
+    The SDK's Rust runtime threads can still be alive while CPython finalizes, which
+    aborts the process ("PyGILState_Release ... must be current", temporalio/sdk-python
+    issue 300) and turns a clean shutdown into exit code -6. Everything is flushed first.
+    """
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -22,7 +22,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.rendering import Renderer
-from connection import connect, web_ui_url
+from connection import connect, exit_process, web_ui_url
 from intake import InvalidJourney, load_json, validate_journey
 from models import (
     TASK_QUEUE,
@@ -32,6 +32,7 @@ from models import (
     JourneyProgress,
     JourneySettings,
 )
+from models.schedule import describe_duration
 from workflows import PostPurchaseJourney
 
 EXIT_INVALID = 2
@@ -60,14 +61,14 @@ def run_summary(journey: JourneyInput) -> str:
 def run_details(journey: JourneyInput) -> str:
     steps = "\n".join(
         f"{n}. `{step.id}` ({step.kind}, template `{step.template}`)"
-        + (f", {step.wait} after the previous step" if n > 1 else "")
+        + (f", {describe_duration(step.wait)} after the previous step" if n > 1 else "")
         for n, step in enumerate(journey.plan.steps, start=1)
     )
     settings = journey.settings
     return (
         f"**Channel** {settings.channel} · **send window** {settings.send_window.describe()} "
         f"{journey.order.customer.timezone} · **first message** "
-        f"{settings.wait_after_delivery} after delivery\n\n{steps}"
+        f"{describe_duration(settings.wait_after_delivery)} after delivery\n\n{steps}"
     )
 
 
@@ -149,4 +150,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

@@ -22,13 +22,26 @@ from datetime import timedelta
 from pydantic import ValidationError
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import JourneyActivities, WorkerConfig, build_activities
-from connection import connect
+from connection import connect, exit_process
 from models import TASK_QUEUE
 from workflows import PostPurchaseJourney
 
 log = logging.getLogger("journey.worker")
+
+# Pure, deterministic libraries the models use. Passing them through keeps the sandbox
+# from re-importing them for every workflow run (pydantic loads email_validator and
+# idna lazily, on the first email it validates).
+PASSTHROUGH_MODULES = ("pydantic", "pydantic_core", "annotated_types", "email_validator", "idna")
+
+
+def sandbox_runner() -> SandboxedWorkflowRunner:
+    """The workflow sandbox, shared by the worker and the replayer."""
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+    )
 
 
 def build_worker(
@@ -44,6 +57,7 @@ def build_worker(
         workflows=[PostPurchaseJourney],
         activities=[activities.send_message, activities.request_feedback],
         graceful_shutdown_timeout=shutdown_grace,
+        workflow_runner=sandbox_runner(),
     )
 
 
@@ -91,4 +105,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

@@ -57,3 +57,14 @@ def first_send_time(
 def describe_local(moment: datetime, timezone: str) -> str:
     """e.g. 'Tue 12 Mar 09:00 America/Sao_Paulo', for summaries operators read."""
     return f"{moment.astimezone(zoneinfo.ZoneInfo(timezone)):%a %d %b %H:%M} {timezone}"
+
+
+def describe_duration(duration: timedelta) -> str:
+    """e.g. '3 days', '1 day 12 hours', '45 minutes': for people, not for parsing."""
+    parts = []
+    days, rest = duration.days, duration.seconds
+    hours, minutes = rest // 3600, rest % 3600 // 60
+    for amount, unit in ((days, "day"), (hours, "hour"), (minutes, "minute")):
+        if amount:
+            parts.append(f"{amount} {unit}{'s' if amount > 1 else ''}")
+    return " ".join(parts) or "no time"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ class Answer:
     status: int = 200
     body: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds before answering, as a slow provider
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class Received:
 class ProviderSink:
     def __init__(self) -> None:
         self.received: list[Received] = []
+        self.arrivals = 0  # requests that arrived, answered or not yet
         self._script: list[Answer] = []
         self._lock = threading.Lock()
         sink = self
@@ -50,9 +53,12 @@ class ProviderSink:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with sink._lock:
+                    sink.arrivals += 1
                     answer = sink._script.pop(0) if sink._script else None
                     if answer is None:
-                        answer = Answer(200, {"id": f"msg-{len(sink.received) + 1}"})
+                        answer = Answer(200, {"id": f"msg-{sink.arrivals}"})
+                time.sleep(answer.delay)
+                with sink._lock:
                     sink.received.append(
                         Received(
                             self.path,

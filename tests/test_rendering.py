@@ -64,5 +64,5 @@ def test_a_missing_variable_fails_instead_of_rendering_blank() -> None:
 
 
 def test_an_unknown_template_is_named() -> None:
-    with pytest.raises(TemplateProblem, match="pt-BR/nope.txt.j2 not found"):
+    with pytest.raises(TemplateProblem, match=r"pt-BR/nope\.txt\.j2 not found"):
         Renderer().render("nope", "pt-BR", context_for("pt-BR"))

@@ -21,7 +21,12 @@ with workflow.unsafe.imports_passed_through():
         StepStatus,
     )
     from models.errors import STOPS_JOURNEY
-    from models.schedule import describe_local, first_send_time, next_in_window
+    from models.schedule import (
+        describe_duration,
+        describe_local,
+        first_send_time,
+        next_in_window,
+    )
 
 # Activities are referred to by name so this module imports no I/O code.
 SEND_MESSAGE = "send_message"
@@ -57,11 +62,14 @@ class PostPurchaseJourney:
         due = first_send_time(
             order.delivered_at, settings.wait_after_delivery, settings.send_window, tz
         )
-        why = f"{settings.wait_after_delivery} after delivery, moved into the send window"
+        why = (
+            f"{describe_duration(settings.wait_after_delivery)} after delivery, in the send window"
+        )
         for index, step in enumerate(journey.plan.steps):
             if index > 0:
                 due = next_in_window(due + step.wait, settings.send_window, tz)
-                why = f"{step.wait} after '{journey.plan.steps[index - 1].id}', in the send window"
+                previous = journey.plan.steps[index - 1].id
+                why = f"{describe_duration(step.wait)} after '{previous}', in the send window"
             # A delivery reported late must not produce a message in the past, nor outside
             # the window.
             due = max(due, next_in_window(self._journey_now(), settings.send_window, tz))

@@ -1,0 +1,130 @@
+"""The starter and worker command lines, as a store backend's script or an operator
+would run them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from models import TASK_QUEUE
+from tests import builders
+from tests.conftest import FEEDBACK_SECRET
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def write(path: Path, content: object) -> Path:
+    path.write_text(json.dumps(content), encoding="utf-8")
+    return path
+
+
+async def test_start_prints_the_workflow_id_and_its_web_ui_link(
+    time_skipping_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    env = time_skipping_env
+    now = await env.get_current_time()
+    order = write(tmp_path / "order.json", builders.order(now - timedelta(hours=3)))
+    store = write(tmp_path / "store.json", builders.settings())
+    target = {"TEMPORAL_ADDRESS": env.client.service_client.config.target_host}
+
+    result = await asyncio.to_thread(
+        run, ["starter.py", "start", str(order), "--settings", str(store)], target
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "started: post-purchase:loja-1:PED-1",
+        "Web UI: http://localhost:8233/namespaces/default/workflows/post-purchase%3Aloja-1%3APED-1",
+    ]
+    description = await env.client.get_workflow_handle("post-purchase:loja-1:PED-1").describe()
+    assert description.task_queue == TASK_QUEUE
+
+    again = await asyncio.to_thread(
+        run, ["starter.py", "start", str(order), "--settings", str(store)], target
+    )
+    assert again.returncode == 0
+    assert again.stdout.splitlines()[0] == "already exists: post-purchase:loja-1:PED-1"
+
+
+def test_bad_input_exits_2_with_one_line_per_field(tmp_path: Path) -> None:
+    order = builders.order(delivered_at="2026-03-10T14:30:00", customer={"phone": "123"})
+    order_file = write(tmp_path / "order.json", order)
+    store = write(tmp_path / "store.json", builders.settings(wait_after_delivery="P3D"))
+    # No server is reachable here: validation must answer before any connection.
+    result = run(
+        ["starter.py", "start", str(order_file), "--settings", str(store)],
+        {"TEMPORAL_ADDRESS": "127.0.0.1:9"},
+    )
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "order.delivered_at",
+        "order.customer.phone",
+        "settings.wait_after_delivery",
+    ]
+    assert result.stdout == ""
+
+
+def test_unreadable_json_is_named(tmp_path: Path) -> None:
+    broken = tmp_path / "order.json"
+    broken.write_text('{"store_id": "loja-1",', encoding="utf-8")
+    store = write(tmp_path / "store.json", builders.settings())
+    result = run(["starter.py", "start", str(broken), "--settings", str(store)])
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"order: {broken} is not valid JSON (line 1")
+
+
+def test_the_example_files_are_valid(tmp_path: Path) -> None:
+    from intake import load_json, validate_journey
+
+    examples = ROOT / "examples"
+    journey = validate_journey(
+        load_json(examples / "order.json", "order"),
+        load_json(examples / "store.json", "settings"),
+        load_json(examples / "plan.json", "plan"),
+    )
+    assert journey.order.customer.locale == "pt-BR"
+
+
+def test_worker_refuses_to_start_with_incomplete_configuration() -> None:
+    result = run(
+        ["worker.py"],
+        {"JOURNEY_ADAPTER": "webhook", "JOURNEY_FEEDBACK_SECRET": FEEDBACK_SECRET},
+    )
+    assert result.returncode == 2
+    assert "JOURNEY_ADAPTER=webhook needs JOURNEY_WEBHOOK_URL and JOURNEY_WEBHOOK_SECRET" in (
+        result.stderr
+    )
+
+
+def test_worker_needs_a_feedback_secret() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "JOURNEY_FEEDBACK_SECRET"}
+    result = subprocess.run(
+        [sys.executable, "worker.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("JOURNEY_FEEDBACK_SECRET: Field required")
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_journey_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JOURNEY_UI_URL", raising=False)

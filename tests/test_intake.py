@@ -1,0 +1,66 @@
+"""Validation at the edge: one line per invalid field, and a dry run of every message."""
+
+import pytest
+
+from intake import InvalidJourney, validate_journey
+from models import default_plan
+from tests import builders
+
+
+def problems(order=None, settings=None, plan=None) -> list[str]:
+    with pytest.raises(InvalidJourney) as exc:
+        validate_journey(
+            order if order is not None else builders.order(),
+            settings if settings is not None else builders.settings(),
+            plan,
+        )
+    return exc.value.problems
+
+
+def test_valid_input_gives_the_journey_with_the_default_plan() -> None:
+    journey = validate_journey(builders.order(), builders.settings())
+    assert journey.plan == default_plan()
+    assert journey.order.journey_id == "post-purchase:loja-1:PED-1"
+
+
+def test_every_invalid_field_gets_its_own_line() -> None:
+    lines = problems(
+        builders.order(delivered_at="2026-03-10T14:30:00", customer={"locale": "fr"}),
+        builders.settings(wait_after_delivery="P3D"),
+    )
+    assert len(lines) == 3
+    assert any(line.startswith("order.delivered_at: ") and "timezone" in line for line in lines)
+    assert any(line.startswith("order.customer.locale: ") for line in lines)
+    assert (
+        "settings.wait_after_delivery: must be between 1 and 2 days, got 3 days, 0:00:00" in lines
+    )
+
+
+def test_no_contact_for_the_channel_is_named() -> None:
+    order = builders.order(customer={"phone": None})
+    assert problems(order) == ["order.customer.phone: required for channel whatsapp"]
+    order = builders.order(customer={"email": None})
+    assert problems(order, builders.settings(channel="email")) == [
+        "order.customer.email: required for channel email"
+    ]
+
+
+def test_a_template_variable_the_store_lacks_fails_the_dry_run() -> None:
+    lines = problems(settings=builders.settings(coupon=None, social_handle=None))
+    assert lines == [
+        "plan.steps.2 (photo_invite): template pt-BR/photo_invite: "
+        "'dict object' has no attribute 'social_handle'",
+        "plan.steps.4 (come_back_coupon): template pt-BR/come_back_coupon: 'coupon' is undefined",
+    ]
+
+
+def test_a_plan_without_the_coupon_step_needs_no_coupon() -> None:
+    plan = {"steps": [{"id": "thanks", "template": "thanks"}]}
+    journey = validate_journey(builders.order(), builders.settings(coupon=None), plan)
+    assert [step.id for step in journey.plan.steps] == ["thanks"]
+
+
+def test_a_plan_naming_an_unknown_template_is_rejected() -> None:
+    plan = {"steps": [{"id": "thanks", "template": "thank_you"}]}
+    [line] = problems(plan=plan)
+    assert line.startswith("plan.steps.0 (thanks): template pt-BR/thank_you.txt.j2 not found")

@@ -1,0 +1,197 @@
+"""The whole journey in virtual time: what is sent, in which order, and when."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
+
+import pytest
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import WorkflowEnvironment
+
+from activities import JourneyActivities
+from activities.feedback_link import verify_feedback_token
+from intake import InvalidJourney
+from models import JourneyStatus, StepStatus
+from starter import start_journey
+from tests import builders
+from tests.conftest import FEEDBACK_SECRET
+from tests.journeys import local_midnight, outbox_lines, running_worker
+
+SP = "America/Sao_Paulo"
+DEFAULT_WAITS = [timedelta(days=d) for d in (3, 4, 5, 7)]
+
+
+def assert_sent_on_time(steps, expected: list[datetime]) -> None:
+    assert [s.status for s in steps] == [StepStatus.SENT] * len(expected)
+    for step, due in zip(steps, expected, strict=True):
+        assert step.scheduled_for == due, step.step_id
+        # The send happens when the durable timer fires, not before, and not much after.
+        assert step.sent_at is not None
+        assert due <= step.sent_at < due + timedelta(minutes=1), step.step_id
+
+
+async def test_default_journey_after_a_23h_delivery(
+    time_skipping_env: WorkflowEnvironment,
+    outbox_activities: JourneyActivities,
+    outbox_path: Path,
+) -> None:
+    env = time_skipping_env
+    now = await env.get_current_time()
+    delivered = local_midnight(now, SP, days=-1) + timedelta(hours=23)
+    async with running_worker(env.client, outbox_activities) as task_queue:
+        started = await start_journey(
+            env.client, builders.order(delivered), builders.settings(), task_queue=task_queue
+        )
+        progress = await started.handle.result()
+
+    # A day after 23:00 is 23:00, outside 09:00-20:00: the first message waits for the
+    # next opening, 34 hours after delivery. The rest keep their waits at 09:00.
+    first = local_midnight(delivered, SP, days=2) + timedelta(hours=9)
+    expected = [first]
+    for wait in DEFAULT_WAITS:
+        expected.append(expected[-1] + wait)
+    assert progress.status is JourneyStatus.COMPLETED
+    assert_sent_on_time(progress.steps, expected)
+    assert first - delivered == timedelta(hours=34)
+
+    lines = outbox_lines(outbox_path)
+    assert [line["step_id"] for line in lines] == [
+        "thanks",
+        "feedback_request",
+        "photo_invite",
+        "delivery_questions",
+        "come_back_coupon",
+    ]
+    assert len({line["idempotency_key"] for line in lines}) == 5
+    assert all(line["to"] == "+5511987654321" and line["locale"] == "pt-BR" for line in lines)
+    assert [s.message_id for s in progress.steps] == [line["message_id"] for line in lines]
+
+    feedback = lines[1]["text"]
+    link = next(word for word in feedback.split() if word.startswith("https://"))
+    claims = verify_feedback_token(
+        parse_qs(urlsplit(link).query)["token"][0], FEEDBACK_SECRET.encode(), now=expected[1]
+    )
+    assert claims.journey_id == started.journey_id
+    assert claims.expires_at == expected[1] + timedelta(days=30)
+
+
+async def test_a_customer_in_another_timezone_gets_messages_in_their_own_window(
+    time_skipping_env: WorkflowEnvironment, outbox_activities: JourneyActivities
+) -> None:
+    env = time_skipping_env
+    tokyo = "Asia/Tokyo"
+    now = await env.get_current_time()
+    # 23:00 in Tokyo is 11:00 in São Paulo: inside the store's window, not the customer's.
+    delivered = (local_midnight(now, tokyo, days=-1) + timedelta(hours=23)).astimezone(
+        ZoneInfo("UTC")
+    )
+    order = builders.order(delivered, customer={"timezone": tokyo, "locale": "en"})
+    async with running_worker(env.client, outbox_activities) as task_queue:
+        started = await start_journey(env.client, order, builders.settings(), task_queue=task_queue)
+        progress = await started.handle.result()
+
+    first = local_midnight(delivered, tokyo, days=2) + timedelta(hours=9)
+    expected = [first]
+    for wait in DEFAULT_WAITS:
+        expected.append(expected[-1] + wait)
+    assert_sent_on_time(progress.steps, expected)
+    assert all(
+        s.sent_at is not None and s.sent_at.astimezone(ZoneInfo(tokyo)).time() >= time(9)
+        for s in progress.steps
+    )
+
+
+async def test_a_step_whose_wait_ends_after_closing_moves_to_the_next_opening(
+    time_skipping_env: WorkflowEnvironment, outbox_activities: JourneyActivities
+) -> None:
+    env = time_skipping_env
+    now = await env.get_current_time()
+    delivered = local_midnight(now, SP) + timedelta(hours=11, minutes=30)
+    settings = builders.settings(send_window={"start": "10:00", "end": "12:00"})
+    plan = {
+        "steps": [
+            {"id": "thanks", "template": "thanks"},
+            {"id": "questions", "template": "delivery_questions", "wait": "P1DT1H"},
+        ]
+    }
+    async with running_worker(env.client, outbox_activities) as task_queue:
+        started = await start_journey(
+            env.client, builders.order(delivered), settings, plan, task_queue=task_queue
+        )
+        progress = await started.handle.result()
+
+    first = delivered + timedelta(days=1)  # 11:30, inside 10:00-12:00
+    # 1 day 1 hour later is 12:30, after closing: the next day's 10:00.
+    second = local_midnight(first, SP, days=2) + timedelta(hours=10)
+    assert_sent_on_time(progress.steps, [first, second])
+
+
+async def test_a_delivery_reported_days_late_sends_at_the_next_window_moment_not_in_the_past(
+    time_skipping_env: WorkflowEnvironment, outbox_activities: JourneyActivities
+) -> None:
+    env = time_skipping_env
+    now = await env.get_current_time()
+    delivered = now - timedelta(days=5)
+    plan = {"steps": [{"id": "thanks", "template": "thanks"}]}
+    async with running_worker(env.client, outbox_activities) as task_queue:
+        started = await start_journey(
+            env.client, builders.order(delivered), builders.settings(), plan, task_queue=task_queue
+        )
+        progress = await started.handle.result()
+    [step] = progress.steps
+    local_now = now.astimezone(ZoneInfo(SP))
+    if time(9) <= local_now.time() < time(20):
+        assert now <= step.scheduled_for < now + timedelta(minutes=1)
+    else:
+        assert step.scheduled_for.astimezone(ZoneInfo(SP)).time() == time(9)
+        assert now < step.scheduled_for < now + timedelta(hours=13)
+
+
+async def test_reporting_the_same_delivery_twice_returns_the_same_journey(
+    time_skipping_env: WorkflowEnvironment, outbox_activities: JourneyActivities, outbox_path: Path
+) -> None:
+    env = time_skipping_env
+    now = await env.get_current_time()
+    order = builders.order(now - timedelta(hours=2))
+    async with running_worker(env.client, outbox_activities) as task_queue:
+        first = await start_journey(env.client, order, builders.settings(), task_queue=task_queue)
+        second = await start_journey(env.client, order, builders.settings(), task_queue=task_queue)
+        assert first.started and not second.started
+        assert second.journey_id == first.journey_id
+        assert (await second.handle.describe()).run_id == first.handle.result_run_id
+        await first.handle.result()
+        # Even once the journey has ended, the order never gets a second one.
+        third = await start_journey(env.client, order, builders.settings(), task_queue=task_queue)
+        assert not third.started
+        assert (await third.handle.describe()).run_id == first.handle.result_run_id
+    assert len(outbox_lines(outbox_path)) == 5
+
+
+@pytest.mark.parametrize(
+    ("order_changes", "settings_changes", "field"),
+    [
+        ({"delivered_at": "2026-03-10T14:30:00"}, {}, "order.delivered_at"),
+        ({}, {"wait_after_delivery": "P3D"}, "settings.wait_after_delivery"),
+        ({"customer": {"locale": "es"}}, {}, "order.customer.locale"),
+        ({"customer": {"phone": None}}, {}, "order.customer.phone"),
+        ({}, {"coupon": None}, "plan.steps.4 (come_back_coupon)"),
+    ],
+)
+async def test_bad_input_is_rejected_and_starts_nothing(
+    time_skipping_env: WorkflowEnvironment,
+    order_changes: dict[str, Any],
+    settings_changes: dict[str, Any],
+    field: str,
+) -> None:
+    client = time_skipping_env.client
+    order = builders.order(**order_changes)
+    with pytest.raises(InvalidJourney) as exc:
+        await start_journey(client, order, builders.settings(**settings_changes))
+    assert [line.split(":")[0] for line in exc.value.problems] == [field]
+    with pytest.raises(RPCError) as missing:
+        await client.get_workflow_handle("post-purchase:loja-1:PED-1").describe()
+    assert missing.value.status == RPCStatusCode.NOT_FOUND

@@ -1,0 +1,69 @@
+"""The outbox channel writes each message once, even when asked twice."""
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from activities.channels import OutboxAdapter, OutgoingMessage
+from models import Channel
+
+
+def message(key: str = "post-purchase:loja-1:PED-1:thanks") -> OutgoingMessage:
+    return OutgoingMessage(
+        idempotency_key=key,
+        journey_id="post-purchase:loja-1:PED-1",
+        order_id="PED-1",
+        step_id=key.rsplit(":", 1)[-1],
+        template="thanks",
+        channel=Channel.WHATSAPP,
+        locale="pt-BR",
+        to="+5511987654321",
+        customer_name="Ana Souza",
+        subject="Obrigado!",
+        text="Oi, Ana!",
+        html="<p>Oi, Ana!</p>",
+        scheduled_for=datetime(2026, 3, 11, 12, tzinfo=UTC),
+    )
+
+
+def lines(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+async def test_each_message_becomes_one_json_line(tmp_path: Path) -> None:
+    outbox = tmp_path / "nested" / "outbox.jsonl"
+    receipt = await OutboxAdapter(outbox).deliver(message())
+    [line] = lines(outbox)
+    assert line["idempotency_key"] == receipt.idempotency_key
+    assert line["message_id"] == receipt.message_id
+    assert line["text"] == "Oi, Ana!" and line["to"] == "+5511987654321"
+    assert not receipt.duplicate
+
+
+async def test_a_repeated_key_is_acknowledged_without_a_second_line(tmp_path: Path) -> None:
+    outbox = tmp_path / "outbox.jsonl"
+    first = await OutboxAdapter(outbox).deliver(message())
+    # Another process (a restarted worker) that has never seen the key.
+    again = await OutboxAdapter(outbox).deliver(message())
+    other = await OutboxAdapter(outbox).deliver(message("post-purchase:loja-1:PED-1:coupon"))
+    assert again.duplicate and again.message_id == first.message_id
+    assert not other.duplicate
+    assert [line["step_id"] for line in lines(outbox)] == ["thanks", "coupon"]
+
+
+async def test_concurrent_writers_never_duplicate_a_key(tmp_path: Path) -> None:
+    outbox = tmp_path / "outbox.jsonl"
+    adapters = [OutboxAdapter(outbox) for _ in range(4)]
+    keys = [f"post-purchase:loja-1:PED-1:step{n}" for n in range(10)]
+    await asyncio.gather(*(a.deliver(message(k)) for a in adapters for k in keys))
+    assert sorted(str(line["idempotency_key"]) for line in lines(outbox)) == sorted(keys)
+
+
+async def test_a_line_cut_off_by_a_killed_writer_is_dropped_and_resent(tmp_path: Path) -> None:
+    outbox = tmp_path / "outbox.jsonl"
+    await OutboxAdapter(outbox).deliver(message())
+    with outbox.open("a", encoding="utf-8") as f:
+        f.write('{"idempotency_key": "post-purchase:loja-1:PED-1:coupon", "mess')
+    await OutboxAdapter(outbox).deliver(message("post-purchase:loja-1:PED-1:coupon"))
+    assert [line["step_id"] for line in lines(outbox)] == ["thanks", "coupon"]

@@ -1,0 +1,109 @@
+"""What a journey does when the provider fails: retries that never duplicate, and
+refusals that are recorded, not retried."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from activities import JourneyActivities, WorkerConfig, build_activities
+from models import JourneyStatus, StepStatus
+from starter import start_journey
+from tests import builders
+from tests.conftest import FEEDBACK_SECRET
+from tests.journeys import running_worker
+from tests.provider_sink import Answer, ProviderSink
+
+TWO_STEPS = {
+    "steps": [
+        {"id": "thanks", "template": "thanks"},
+        {"id": "questions", "template": "delivery_questions", "wait": "P3D"},
+    ]
+}
+
+
+@pytest.fixture
+def sink() -> Iterator[ProviderSink]:
+    with ProviderSink().running() as running:
+        yield running
+
+
+@pytest.fixture
+async def webhook_activities(sink: ProviderSink) -> AsyncIterator[JourneyActivities]:
+    activities = build_activities(
+        WorkerConfig(
+            feedback_secret=FEEDBACK_SECRET,
+            adapter="webhook",
+            webhook_url=sink.url,
+            webhook_secret="hook-secret",
+        )
+    )
+    yield activities
+    await activities.aclose()
+
+
+async def run_journey(env: WorkflowEnvironment, activities: JourneyActivities):
+    now = await env.get_current_time()
+    async with running_worker(env.client, activities) as task_queue:
+        started = await start_journey(
+            env.client,
+            builders.order(now - timedelta(hours=1)),
+            builders.settings(),
+            TWO_STEPS,
+            task_queue=task_queue,
+        )
+        return await started.handle.result()
+
+
+async def test_transient_failures_are_retried_with_one_key_and_delivered_once(
+    time_skipping_env: WorkflowEnvironment,
+    webhook_activities: JourneyActivities,
+    sink: ProviderSink,
+) -> None:
+    sink.script(
+        Answer(500, {"error": "boom"}),
+        Answer(429, {"error": "slow down"}, {"Retry-After": "3"}),
+        Answer(503),
+    )
+    progress = await run_journey(time_skipping_env, webhook_activities)
+
+    assert [s.status for s in progress.steps] == [StepStatus.SENT, StepStatus.SENT]
+    attempts = [r for r in sink.received if r.idempotency_key.endswith(":thanks")]
+    assert [r.answered for r in attempts] == [500, 429, 503, 200]
+    assert len({r.idempotency_key for r in attempts}) == 1
+    delivered_keys = [r.idempotency_key for r in sink.delivered()]
+    assert delivered_keys == [f"{progress.journey_id}:thanks", f"{progress.journey_id}:questions"]
+
+
+async def test_a_rejected_message_is_not_retried_and_the_journey_goes_on(
+    time_skipping_env: WorkflowEnvironment,
+    webhook_activities: JourneyActivities,
+    sink: ProviderSink,
+) -> None:
+    sink.script(Answer(400, {"error": "template not approved"}))
+    progress = await run_journey(time_skipping_env, webhook_activities)
+
+    thanks, questions = progress.steps
+    assert thanks.status is StepStatus.FAILED
+    assert thanks.error_type == "MessageRejected"
+    assert "template not approved" in (thanks.error or "")
+    assert questions.status is StepStatus.SENT
+    assert progress.status is JourneyStatus.COMPLETED
+    assert [r.answered for r in sink.received] == [400, 200]
+
+
+async def test_an_invalid_recipient_stops_the_journey(
+    time_skipping_env: WorkflowEnvironment,
+    webhook_activities: JourneyActivities,
+    sink: ProviderSink,
+) -> None:
+    sink.script(Answer(422, {"reason": "invalid_recipient"}))
+    progress = await run_journey(time_skipping_env, webhook_activities)
+
+    assert progress.status is JourneyStatus.STOPPED
+    assert progress.stop_reason is not None and "RecipientRejected" in progress.stop_reason
+    assert [s.step_id for s in progress.steps] == ["thanks"]
+    assert len(sink.received) == 1

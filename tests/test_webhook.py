@@ -1,0 +1,108 @@
+"""The webhook channel against a real HTTP server on loopback."""
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from temporalio.exceptions import ApplicationError
+
+from activities.channels import WebhookAdapter
+from activities.channels.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
+from tests.provider_sink import Answer, ProviderSink
+from tests.test_outbox import message
+
+SECRET = b"webhook-shared-secret"
+
+
+@pytest.fixture
+def sink() -> Iterator[ProviderSink]:
+    with ProviderSink().running() as running:
+        yield running
+
+
+async def deliver(sink: ProviderSink):
+    async with httpx.AsyncClient(timeout=5) as client:
+        return await WebhookAdapter(sink.url, SECRET, client).deliver(message())
+
+
+async def test_posts_the_message_signed_with_its_idempotency_key(sink: ProviderSink) -> None:
+    sink.script(Answer(200, {"id": "prov-77"}))
+    receipt = await deliver(sink)
+    [request] = sink.received
+    assert receipt.message_id == "prov-77"
+    assert request.idempotency_key == "post-purchase:loja-1:PED-1:thanks"
+    assert request.json["text"] == "Oi, Ana!" and request.json["to"] == "+5511987654321"
+    assert verify_signature(
+        SECRET,
+        request.headers[TIMESTAMP_HEADER.lower()],
+        request.raw_body,
+        request.headers[SIGNATURE_HEADER.lower()],
+        now=time.time(),
+    )
+    assert not verify_signature(
+        b"wrong",
+        request.headers[TIMESTAMP_HEADER.lower()],
+        request.raw_body,
+        request.headers[SIGNATURE_HEADER.lower()],
+        now=time.time(),
+    )
+    tampered = request.raw_body.replace(b"Ana", b"Eve")
+    assert not verify_signature(
+        SECRET,
+        request.headers[TIMESTAMP_HEADER.lower()],
+        tampered,
+        request.headers[SIGNATURE_HEADER.lower()],
+        now=time.time(),
+    )
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 408, 409])
+async def test_server_errors_are_retryable(sink: ProviderSink, status: int) -> None:
+    sink.script(Answer(status, {"error": "try later"}))
+    with pytest.raises(ApplicationError) as exc:
+        await deliver(sink)
+    assert not exc.value.non_retryable
+    assert exc.value.type == f"ProviderUnavailable{status}"
+
+
+async def test_429_is_retried_after_the_delay_the_provider_asks(sink: ProviderSink) -> None:
+    sink.script(Answer(429, {"error": "slow down"}, {"Retry-After": "7"}))
+    with pytest.raises(ApplicationError) as exc:
+        await deliver(sink)
+    assert not exc.value.non_retryable
+    assert exc.value.next_retry_delay == timedelta(seconds=7)
+
+
+async def test_retry_after_as_an_http_date(sink: ProviderSink) -> None:
+    when = datetime.now(UTC) + timedelta(seconds=90)
+    sink.script(Answer(503, {}, {"Retry-After": when.strftime("%a, %d %b %Y %H:%M:%S GMT")}))
+    with pytest.raises(ApplicationError) as exc:
+        await deliver(sink)
+    assert exc.value.next_retry_delay is not None
+    assert timedelta(seconds=80) <= exc.value.next_retry_delay <= timedelta(seconds=91)
+
+
+async def test_400_is_a_permanent_rejection(sink: ProviderSink) -> None:
+    sink.script(Answer(400, {"error": "bad template"}))
+    with pytest.raises(ApplicationError) as exc:
+        await deliver(sink)
+    assert exc.value.non_retryable
+    assert exc.value.type == "MessageRejected"
+    assert "400" in str(exc.value)
+
+
+async def test_an_invalid_recipient_is_named_as_such(sink: ProviderSink) -> None:
+    sink.script(Answer(422, {"reason": "invalid_recipient"}))
+    with pytest.raises(ApplicationError) as exc:
+        await deliver(sink)
+    assert exc.value.non_retryable
+    assert exc.value.type == "RecipientRejected"
+
+
+async def test_a_connection_refused_is_left_to_temporal_to_retry() -> None:
+    async with httpx.AsyncClient(timeout=2) as client:
+        adapter = WebhookAdapter("http://127.0.0.1:9/messages", SECRET, client)
+        with pytest.raises(httpx.ConnectError):
+            await adapter.deliver(message())
