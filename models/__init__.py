@@ -22,7 +22,7 @@ from models.order import (
     OrderItem,
     journey_id,
 )
-from models.plan import JourneyPlan, Step, StepKind, default_plan
+from models.plan import JourneyPlan, Step, StepKind, StepPurpose, default_plan
 from models.settings import Channel, Coupon, JourneySettings, SendWindow
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "Step",
     "StepKind",
     "StepOutcome",
+    "StepPurpose",
     "StepStatus",
     "default_plan",
     "journey_id",

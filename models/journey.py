@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, Field
@@ -24,6 +24,12 @@ class JourneyInput(Strict):
     order: DeliveredOrder
     settings: JourneySettings
     plan: JourneyPlan = Field(default_factory=default_plan)
+    first_send_delay: timedelta = Field(
+        default=timedelta(0),
+        ge=timedelta(0),
+        description="Added to the first send time before it is moved into the send "
+        "window. Backfills spread thousands of first sends with it.",
+    )
     speedup: int = Field(
         default=1,
         ge=1,

@@ -15,9 +15,18 @@ class StepKind(StrEnum):
     FEEDBACK_REQUEST = "feedback_request"
 
 
+class StepPurpose(StrEnum):
+    """Why a step talks to the customer; rules and consent depend on it."""
+
+    SERVICE = "service"  # about the order itself: thanks, delivery questions, support
+    FEEDBACK = "feedback"  # asks for a rating or review
+    PROMOTIONAL = "promotional"  # invites to buy again or to promote the store
+
+
 class Step(Strict):
     id: str = Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$")
     kind: StepKind = StepKind.MESSAGE
+    purpose: StepPurpose = StepPurpose.SERVICE
     template: str = Field(min_length=1, max_length=60, pattern=r"^[a-z0-9_]+$")
     wait: timedelta = Field(
         default=timedelta(0),
@@ -52,11 +61,22 @@ def default_plan() -> JourneyPlan:
             Step(
                 id="feedback_request",
                 kind=StepKind.FEEDBACK_REQUEST,
+                purpose=StepPurpose.FEEDBACK,
                 template="feedback_request",
                 wait=timedelta(days=3),
             ),
-            Step(id="photo_invite", template="photo_invite", wait=timedelta(days=4)),
+            Step(
+                id="photo_invite",
+                purpose=StepPurpose.PROMOTIONAL,
+                template="photo_invite",
+                wait=timedelta(days=4),
+            ),
             Step(id="delivery_questions", template="delivery_questions", wait=timedelta(days=5)),
-            Step(id="come_back_coupon", template="come_back_coupon", wait=timedelta(days=7)),
+            Step(
+                id="come_back_coupon",
+                purpose=StepPurpose.PROMOTIONAL,
+                template="come_back_coupon",
+                wait=timedelta(days=7),
+            ),
         ]
     )

@@ -14,9 +14,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities import JourneyActivities
 from activities.feedback_link import verify_feedback_token
-from intake import InvalidJourney
+from intake import InvalidJourney, validate_journey
 from models import JourneyStatus, StepStatus
-from starter import start_journey
+from starter import start_journey, start_validated
 from tests import builders
 from tests.conftest import FEEDBACK_SECRET
 from tests.journeys import local_midnight, outbox_lines, running_worker
@@ -195,3 +195,27 @@ async def test_bad_input_is_rejected_and_starts_nothing(
     with pytest.raises(RPCError) as missing:
         await client.get_workflow_handle("post-purchase:loja-1:PED-1").describe()
     assert missing.value.status == RPCStatusCode.NOT_FOUND
+
+
+async def test_a_first_send_delay_postpones_the_first_message_into_the_window(
+    time_skipping_env: WorkflowEnvironment, outbox_activities: JourneyActivities
+) -> None:
+    env = time_skipping_env
+    now = await env.get_current_time()
+    delivered = local_midnight(now, SP) + timedelta(hours=10)
+    plan = {
+        "steps": [
+            {"id": "thanks", "template": "thanks"},
+            {"id": "questions", "template": "delivery_questions", "wait": "P2D"},
+        ]
+    }
+    journey = validate_journey(builders.order(delivered), builders.settings(), plan)
+    journey = journey.model_copy(update={"first_send_delay": timedelta(hours=11)})
+    async with running_worker(env.client, outbox_activities) as task_queue:
+        started = await start_validated(env.client, journey, task_queue=task_queue)
+        progress = await started.handle.result()
+
+    # 10:00 + 1 day + 11 hours is 21:00, after closing: the next day's 09:00. The next
+    # step counts its wait from there.
+    first = local_midnight(delivered, SP, days=2) + timedelta(hours=9)
+    assert_sent_on_time(progress.steps, [first, first + timedelta(days=2)])

@@ -65,14 +65,17 @@ class PostPurchaseJourney:
         why = (
             f"{describe_duration(settings.wait_after_delivery)} after delivery, in the send window"
         )
+        if journey.first_send_delay:
+            due += journey.first_send_delay
+            why += f", delayed {describe_duration(journey.first_send_delay)}"
         for index, step in enumerate(journey.plan.steps):
             if index > 0:
-                due = next_in_window(due + step.wait, settings.send_window, tz)
+                due += step.wait
                 previous = journey.plan.steps[index - 1].id
                 why = f"{describe_duration(step.wait)} after '{previous}', in the send window"
-            # A delivery reported late must not produce a message in the past, nor outside
-            # the window.
-            due = max(due, next_in_window(self._journey_now(), settings.send_window, tz))
+            # Never in the past (a delivery reported late, a step retried for hours), and
+            # always inside the customer's window.
+            due = next_in_window(max(due, self._journey_now()), settings.send_window, tz)
             progress.next_step, progress.next_at = step.id, due
             progress.status = JourneyStatus.WAITING
             await self._sleep_until(due, f"wait until {describe_local(due, tz)}: {why}")
