@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, HttpUrl, ValidationError
 
 from activities.messages import NoContact, recipient
 from activities.rendering import Renderer, TemplateProblem, message_context
@@ -25,10 +26,25 @@ from models import (
     StepKind,
     default_plan,
 )
+from models.events import Feedback, OrderEvent, Shipment
+from models.journey import JourneyFacts, OrderJourneyInput
+from models.order import Order
+from models.stages import ALERT_TEMPLATES, STAGE_STEPS
 
 M = TypeVar("M", bound=BaseModel)
 
 PREVIEW_FEEDBACK_URL = "https://example.invalid/feedback?token=preview"
+# Stand-ins for what events tell the journey later, so every template can be tried now.
+PREVIEW_FACTS = JourneyFacts(
+    delivered_at=datetime(2026, 1, 15, 14, 0, tzinfo=UTC),
+    promised_by=datetime(2026, 1, 14, 18, 0, tzinfo=UTC),
+    shipment=Shipment(
+        carrier="Transportadora",
+        tracking_code="BR123456789",
+        tracking_url=HttpUrl("https://example.invalid/rastreio/BR123456789"),
+    ),
+    feedback=Feedback(rating=2, comment="preview"),
+)
 
 
 class InvalidJourney(Exception):
@@ -68,55 +84,102 @@ def validate_journey(
     speedup: int = 1,
     renderer: Renderer | None = None,
 ) -> JourneyInput:
-    """A checked `JourneyInput`, or `InvalidJourney` listing everything wrong."""
+    """A checked journey for a delivered order, or `InvalidJourney` listing everything wrong."""
     problems: list[str] = []
     parsed_order = _parse(DeliveredOrder, "order", order, problems)
+    parsed_settings, parsed_plan = _parse_store(settings, plan, speedup, problems)
+    if problems or parsed_order is None or parsed_settings is None or parsed_plan is None:
+        raise InvalidJourney(problems)
+    journey = JourneyInput(
+        order=parsed_order, settings=parsed_settings, plan=parsed_plan, speedup=speedup
+    )
+    problems.extend(dry_run(parsed_order, parsed_settings, parsed_plan, renderer or Renderer()))
+    if problems:
+        raise InvalidJourney(problems)
+    return journey
+
+
+def validate_event(
+    order: Order | Mapping[str, Any],
+    event: OrderEvent | Mapping[str, Any],
+    settings: JourneySettings | Mapping[str, Any],
+    plan: JourneyPlan | Mapping[str, Any] | None = None,
+    *,
+    speedup: int = 1,
+    renderer: Renderer | None = None,
+) -> tuple[OrderJourneyInput, OrderEvent]:
+    """A checked order journey and event, or `InvalidJourney` listing everything wrong."""
+    problems: list[str] = []
+    parsed_order = _parse(Order, "order", order, problems)
+    parsed_event = _parse(OrderEvent, "event", event, problems)
+    parsed_settings, parsed_plan = _parse_store(settings, plan, speedup, problems)
+    if (
+        problems
+        or parsed_order is None
+        or parsed_event is None
+        or parsed_settings is None
+        or parsed_plan is None
+    ):
+        raise InvalidJourney(problems)
+    problems.extend(dry_run(parsed_order, parsed_settings, parsed_plan, renderer or Renderer()))
+    if problems:
+        raise InvalidJourney(problems)
+    journey = OrderJourneyInput(
+        order=parsed_order, settings=parsed_settings, plan=parsed_plan, speedup=speedup
+    )
+    return journey, parsed_event
+
+
+def _parse_store(
+    settings: JourneySettings | Mapping[str, Any],
+    plan: JourneyPlan | Mapping[str, Any] | None,
+    speedup: int,
+    problems: list[str],
+) -> tuple[JourneySettings | None, JourneyPlan | None]:
     parsed_settings = _parse(JourneySettings, "settings", settings, problems)
     parsed_plan = _parse(
         JourneyPlan, "plan", plan if plan is not None else default_plan(), problems
     )
     if speedup < 1:
         problems.append(f"speedup: must be at least 1, got {speedup}")
-    if problems or parsed_order is None or parsed_settings is None or parsed_plan is None:
-        raise InvalidJourney(problems)
-
-    journey = JourneyInput(
-        order=parsed_order, settings=parsed_settings, plan=parsed_plan, speedup=speedup
-    )
-    problems.extend(dry_run(journey, renderer or Renderer()))
-    if problems:
-        raise InvalidJourney(problems)
-    return journey
+    return parsed_settings, parsed_plan
 
 
-def dry_run(journey: JourneyInput, renderer: Renderer) -> list[str]:
-    """Address and render every step for this order; return what would fail."""
-    order, settings = journey.order, journey.settings
-    for_channel = "phone" if settings.channel == "whatsapp" else "email"
+def dry_run(
+    order: Order, settings: JourneySettings, plan: JourneyPlan, renderer: Renderer
+) -> list[str]:
+    """Address the customer and render every message the journey may send for this
+    order (the plan, the stage messages, the store alerts); return what would fail."""
     problems: list[str] = []
-    for index, step in enumerate(journey.plan.steps):
-        request = MessageRequest(
-            journey_id=order.journey_id,
-            step=step,
-            order=order,
-            settings=settings,
-            scheduled_for=order.delivered_at,
-            idempotency_key="preview",
-        )
-        if index == 0:
-            try:
-                recipient(request)
-            except NoContact:
-                problems.append(
-                    f"order.customer.{for_channel}: required for channel {settings.channel}"
-                )
+    for_channel = "phone" if settings.channel == "whatsapp" else "email"
+    request = MessageRequest(
+        journey_id=order.journey_id,
+        step=plan.steps[0],
+        order=order,
+        settings=settings,
+        scheduled_for=PREVIEW_FACTS.delivered_at,
+        idempotency_key="preview",
+    )
+    try:
+        recipient(request)
+    except NoContact:
+        problems.append(f"order.customer.{for_channel}: required for channel {settings.channel}")
+    locale = order.customer.locale
+    labelled = [(f"plan.steps.{i} ({step.id})", step) for i, step in enumerate(plan.steps)]
+    labelled += [(f"stage message {step.id}", step) for step in STAGE_STEPS]
+    for label, step in labelled:
         url = PREVIEW_FEEDBACK_URL if step.kind is StepKind.FEEDBACK_REQUEST else None
+        context = message_context(order, settings, url, PREVIEW_FACTS)
         try:
-            renderer.render(
-                step.template, order.customer.locale, message_context(order, settings, url)
-            )
+            renderer.render(step.template, locale, context)
         except TemplateProblem as err:
-            problems.append(f"plan.steps.{index} ({step.id}): {err}")
+            problems.append(f"{label}: {err}")
+    for template in ALERT_TEMPLATES:
+        context = message_context(order, settings, facts=PREVIEW_FACTS)
+        try:
+            renderer.render_text(template, settings.store_locale, context)
+        except TemplateProblem as err:
+            problems.append(f"store alert {template}: {err}")
     return problems
 
 

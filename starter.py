@@ -11,19 +11,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.rendering import Renderer
 from connection import connect, exit_process, web_ui_url
-from intake import InvalidJourney, load_json, validate_journey
+from intake import InvalidJourney, load_json, validate_event, validate_journey
 from models import (
     TASK_QUEUE,
     DeliveredOrder,
@@ -32,43 +37,42 @@ from models import (
     JourneyProgress,
     JourneySettings,
 )
+from models.events import FeedbackSubmission, OrderEvent, OrderEventType
+from models.journey import OrderJourneyInput
+from models.order import Order, journey_id
 from models.schedule import describe_duration
-from workflows import PostPurchaseJourney
+from workflows import OrderJourney
 
 EXIT_INVALID = 2
 
 
 @dataclass(frozen=True)
 class JourneyStarted:
-    handle: WorkflowHandle[PostPurchaseJourney, JourneyProgress]
-    started: bool  # False: the order already had a journey, which is returned instead
+    handle: WorkflowHandle[OrderJourney, JourneyProgress]
+    started: bool  # False: the order already had a journey, which got the event instead
+    accepted: bool = True  # False: that journey had ended, so the event was not delivered
 
     @property
     def journey_id(self) -> str:
         return self.handle.id
 
 
-def run_summary(journey: JourneyInput) -> str:
+def run_summary(order: Order) -> str:
     """The one-line summary operators see on the run. No customer contact details."""
-    order = journey.order
-    delivered = order.delivered_at.astimezone(zoneinfo.ZoneInfo(order.customer.timezone))
-    return (
-        f"Order {order.order_id} of store {order.store_id}, delivered "
-        f"{delivered:%Y-%m-%d %H:%M} {order.customer.timezone}"
-    )
+    return f"Order {order.order_id} of store {order.store_id}"
 
 
-def run_details(journey: JourneyInput) -> str:
+def run_details(journey: OrderJourneyInput) -> str:
     steps = "\n".join(
-        f"{n}. `{step.id}` ({step.kind}, template `{step.template}`)"
+        f"{n}. `{step.id}` ({step.kind}, {step.purpose}, template `{step.template}`)"
         + (f", {describe_duration(step.wait)} after the previous step" if n > 1 else "")
         for n, step in enumerate(journey.plan.steps, start=1)
     )
     settings = journey.settings
     return (
         f"**Channel** {settings.channel} · **send window** {settings.send_window.describe()} "
-        f"{journey.order.customer.timezone} · **first message** "
-        f"{describe_duration(settings.wait_after_delivery)} after delivery\n\n{steps}"
+        f"{journey.order.customer.timezone} · **first message after delivery** "
+        f"{describe_duration(settings.wait_after_delivery)} later\n\n{steps}"
     )
 
 
@@ -93,23 +97,96 @@ async def start_journey(
 async def start_validated(
     client: Client, journey: JourneyInput, *, task_queue: str = TASK_QUEUE
 ) -> JourneyStarted:
-    """Start a journey whose input `validate_journey` has already checked."""
+    """Report the delivery of a journey whose input `validate_journey` has checked."""
+    order = journey.order
+    delivered = OrderEvent(
+        event_id="delivered", type=OrderEventType.DELIVERED, occurred_at=order.delivered_at
+    )
+    order_journey = OrderJourneyInput(
+        order=order.without_delivery(),
+        settings=journey.settings,
+        plan=journey.plan,
+        first_send_delay=journey.first_send_delay,
+        speedup=journey.speedup,
+    )
+    return await send_event(client, order_journey, delivered, task_queue=task_queue)
+
+
+async def report_event(
+    client: Client,
+    order: Order | Mapping[str, Any],
+    event: OrderEvent | Mapping[str, Any],
+    settings: JourneySettings | Mapping[str, Any],
+    plan: JourneyPlan | Mapping[str, Any] | None = None,
+    *,
+    speedup: int = 1,
+    task_queue: str = TASK_QUEUE,
+    renderer: Renderer | None = None,
+) -> JourneyStarted:
+    """Send an order event to the order's journey, starting the journey if needed.
+
+    Events may come in any order and more than once: the event id makes a repeat
+    harmless. Raises `InvalidJourney` before contacting Temporal when the input is bad.
+    """
+    journey, checked = validate_event(
+        order, event, settings, plan, speedup=speedup, renderer=renderer
+    )
+    return await send_event(client, journey, checked, task_queue=task_queue)
+
+
+async def send_event(
+    client: Client, journey: OrderJourneyInput, event: OrderEvent, *, task_queue: str = TASK_QUEUE
+) -> JourneyStarted:
+    """Give the event to the order's journey, starting the journey with it if the order
+    has none. One call for a new journey; a second one, a signal, for an existing one."""
     journey_id = journey.order.journey_id
     try:
         handle = await client.start_workflow(
-            PostPurchaseJourney.run,
-            journey,
+            OrderJourney.run,
+            journey.model_copy(update={"events": [event]}),
             id=journey_id,
             task_queue=task_queue,
             # One journey per order, ever: a finished journey is not started again.
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=run_summary(journey),
+            static_summary=run_summary(journey.order),
             static_details=run_details(journey),
         )
         return JourneyStarted(handle, started=True)
     except WorkflowAlreadyStartedError:
-        existing = client.get_workflow_handle_for(PostPurchaseJourney.run, journey_id)
-        return JourneyStarted(existing, started=False)
+        existing = client.get_workflow_handle_for(OrderJourney.run, journey_id)
+    try:
+        await existing.signal(OrderJourney.event, event)
+    except RPCError as err:
+        if err.status is not RPCStatusCode.NOT_FOUND:
+            raise
+        return JourneyStarted(existing, started=False, accepted=False)  # it has ended
+    return JourneyStarted(existing, started=False)
+
+
+class FeedbackRejected(Exception):
+    """The journey refused the feedback; the message says why."""
+
+
+async def submit_feedback(
+    client: Client, store_id: str, order_id: str, rating: int, comment: str | None = None
+) -> str:
+    """Hand the customer's rating to the order's journey, as the store's feedback page
+    does after verifying the link's token. Raises `FeedbackRejected` with the reason."""
+    handle = client.get_workflow_handle_for(OrderJourney.run, journey_id(store_id, order_id))
+    try:
+        description = await handle.describe()
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            raise FeedbackRejected(f"no journey for order {order_id} of store {store_id}") from err
+        raise
+    if description.status is not WorkflowExecutionStatus.RUNNING:
+        raise FeedbackRejected("the journey has ended")
+    try:
+        return await handle.execute_update(
+            OrderJourney.submit_feedback, FeedbackSubmission(rating=rating, comment=comment)
+        )
+    except WorkflowUpdateFailedError as err:
+        raise FeedbackRejected(str(err.cause)) from err
 
 
 async def _start_command(args: argparse.Namespace) -> int:

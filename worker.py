@@ -27,7 +27,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities import JourneyActivities, WorkerConfig, build_activities
 from connection import connect, exit_process
 from models import TASK_QUEUE
-from workflows import PostPurchaseJourney
+from workflows import OrderJourney, PostPurchaseJourney
 
 log = logging.getLogger("journey.worker")
 
@@ -54,8 +54,10 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[PostPurchaseJourney],
-        activities=[activities.send_message, activities.request_feedback],
+        # PostPurchaseJourney stays registered until no run started before OrderJourney
+        # remains (see README, "Changing the workflow safely").
+        workflows=[OrderJourney, PostPurchaseJourney],
+        activities=activities.all,
         graceful_shutdown_timeout=shutdown_grace,
         workflow_runner=sandbox_runner(),
     )

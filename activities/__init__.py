@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
+import httpx
+
+from activities.alerts import StoreAlerts
 from activities.channels import make_adapter
 from activities.config import WorkerConfig
+from activities.ledger import JsonLinesLedger
 from activities.messages import JourneyActivities
 from activities.rendering import Renderer
 
 
 def build_activities(config: WorkerConfig) -> JourneyActivities:
+    renderer = Renderer(config.templates_dir)
     return JourneyActivities(
-        Renderer(config.templates_dir),
+        renderer,
         make_adapter(config),
         config.feedback_secret.get_secret_value().encode(),
+        _store_alerts(config, renderer),
     )
+
+
+def _store_alerts(config: WorkerConfig, renderer: Renderer) -> StoreAlerts:
+    url = config.alert_webhook_url or config.webhook_url
+    if url and config.webhook_secret:
+        client = httpx.AsyncClient(timeout=config.http_timeout_seconds)
+        secret = config.webhook_secret.get_secret_value().encode()
+        return StoreAlerts(renderer, webhook=(url, secret, client))
+    path = config.alerts_path or config.outbox_path.with_name("alerts.jsonl")
+    return StoreAlerts(renderer, ledger=JsonLinesLedger(path, id_prefix="alert"))
 
 
 __all__ = ["JourneyActivities", "WorkerConfig", "build_activities"]

@@ -26,8 +26,14 @@ class WorkerConfig(BaseSettings):
         default=AdapterName.OUTBOX, description="Which adapter carries every channel."
     )
     outbox_path: Path = Path(".journey/outbox.jsonl")
+    alerts_path: Path | None = Field(
+        default=None, description="Store alerts without a webhook; beside the outbox by default."
+    )
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
+    alert_webhook_url: str | None = Field(
+        default=None, description="Where store alerts go; defaults to webhook_url."
+    )
     feedback_secret: SecretStr = Field(
         min_length=16, description="Signs feedback links; the store's feedback page verifies them."
     )
@@ -43,5 +49,9 @@ class WorkerConfig(BaseSettings):
         if self.adapter is AdapterName.WEBHOOK and not (self.webhook_url and self.webhook_secret):
             raise ValueError(
                 "JOURNEY_ADAPTER=webhook needs JOURNEY_WEBHOOK_URL and JOURNEY_WEBHOOK_SECRET"
+            )
+        if self.alert_webhook_url and not self.webhook_secret:
+            raise ValueError(
+                "JOURNEY_ALERT_WEBHOOK_URL needs JOURNEY_WEBHOOK_SECRET to sign alerts"
             )
         return self

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.alerts import StoreAlerts
 from activities.channels.base import ChannelAdapter, OutgoingMessage
 from activities.feedback_link import feedback_url
 from activities.rendering import Renderer, TemplateProblem, message_context
@@ -30,23 +32,37 @@ class JourneyActivities:
     """Holds what activities share for the worker's lifetime: compiled templates,
     the channel adapter and its HTTP connection pool."""
 
-    def __init__(self, renderer: Renderer, adapter: ChannelAdapter, feedback_secret: bytes) -> None:
+    def __init__(
+        self,
+        renderer: Renderer,
+        adapter: ChannelAdapter,
+        feedback_secret: bytes,
+        alerts: StoreAlerts,
+    ) -> None:
         self._renderer = renderer
         self._adapter = adapter
         self._feedback_secret = feedback_secret
+        self.alerts = alerts
+
+    @property
+    def all(self) -> list[Callable[..., Awaitable[Receipt]]]:
+        """Every activity, for registering on a worker."""
+        return [self.send_message, self.request_feedback, self.alerts.alert_store]
 
     @activity.defn(name="send_message")
     async def send_message(self, request: MessageRequest) -> Receipt:
-        return await self._deliver(request, message_context(request.order, request.settings))
+        context = message_context(request.order, request.settings, facts=request.facts)
+        return await self._deliver(request, context)
 
     @activity.defn(name="request_feedback")
     async def request_feedback(self, request: MessageRequest) -> Receipt:
         url = self.feedback_link(request, issued_at=request.scheduled_for)
-        context = message_context(request.order, request.settings, feedback_url=url)
+        context = message_context(request.order, request.settings, url, request.facts)
         return await self._deliver(request, context)
 
     async def aclose(self) -> None:
         await self._adapter.aclose()
+        await self.alerts.aclose()
 
     def feedback_link(self, request: MessageRequest, *, issued_at: datetime) -> str:
         # Issued at the step's due time, not the wall clock: every retry gets the same link.

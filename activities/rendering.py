@@ -11,6 +11,8 @@ import jinja2
 from pydantic import BaseModel
 
 from models import DeliveredOrder, JourneySettings, Locale
+from models.journey import JourneyFacts
+from models.order import Order
 
 DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
@@ -45,44 +47,78 @@ class Renderer:
         )
 
     def render(self, template: str, locale: Locale, context: dict[str, Any]) -> RenderedMessage:
+        subject, text = self.render_text(template, locale, context)
+        html = self._render(f"{locale}/{template}.html.j2", {**context, "locale": locale})
+        return RenderedMessage(subject=subject, text=text, html=html)
+
+    def render_text(
+        self, template: str, locale: Locale, context: dict[str, Any]
+    ) -> tuple[str, str]:
+        """The `subject` and `text` blocks of `<locale>/<template>.txt.j2`."""
+        name = f"{locale}/{template}.txt.j2"
         context = {**context, "locale": locale}
-        text_name = f"{locale}/{template}.txt.j2"
-        html_name = f"{locale}/{template}.html.j2"
         try:
-            text_tmpl = self._env.get_template(text_name)
-            blocks = {
-                name: "".join(text_tmpl.blocks[name](text_tmpl.new_context(context))).strip()
-                for name in ("subject", "text")
-            }
-            html = self._env.get_template(html_name).render(context)
-        except jinja2.TemplateNotFound as err:
-            raise TemplateProblem(f"template {err.name} not found in {self.templates_dir}") from err
+            tmpl = self._env.get_template(name)
+            subject, text = (
+                "".join(tmpl.blocks[block](tmpl.new_context(context))).strip()
+                for block in ("subject", "text")
+            )
         except KeyError as err:
-            raise TemplateProblem(f"template {text_name} has no block {err}") from err
-        except jinja2.UndefinedError as err:
-            raise TemplateProblem(f"template {locale}/{template}: {err.message}") from err
-        except jinja2.TemplateSyntaxError as err:
-            raise TemplateProblem(f"template {err.name} line {err.lineno}: {err.message}") from err
-        return RenderedMessage(subject=blocks["subject"], text=blocks["text"], html=html)
+            raise TemplateProblem(f"template {name} has no block {err}") from err
+        except jinja2.TemplateError as err:
+            raise _problem(err, locale, template) from err
+        return subject, text
+
+    def _render(self, name: str, context: dict[str, Any]) -> str:
+        try:
+            return self._env.get_template(name).render(context)
+        except jinja2.TemplateError as err:
+            locale, _, template = name.partition("/")
+            raise _problem(err, locale, template.split(".")[0]) from err
+
+
+def _problem(err: jinja2.TemplateError, locale: str, template: str) -> TemplateProblem:
+    if isinstance(err, jinja2.TemplateNotFound):
+        return TemplateProblem(f"template {err.name} not found")
+    if isinstance(err, jinja2.TemplateSyntaxError):
+        return TemplateProblem(f"template {err.name} line {err.lineno}: {err.message}")
+    return TemplateProblem(f"template {locale}/{template}: {err.message}")
 
 
 def message_context(
-    order: DeliveredOrder, settings: JourneySettings, feedback_url: str | None = None
+    order: Order,
+    settings: JourneySettings,
+    feedback_url: str | None = None,
+    facts: JourneyFacts | None = None,
 ) -> dict[str, Any]:
-    """The variables templates see. Optional settings are left out when unset, so a
+    """The variables templates see. Optional values are left out when unset, so a
     template that needs them fails under StrictUndefined instead of printing 'None'."""
     customer = order.customer
-    delivered_local = order.delivered_at.astimezone(zoneinfo.ZoneInfo(customer.timezone))
+    tz = zoneinfo.ZoneInfo(customer.timezone)
+    date_format = _DATE_FORMATS[customer.locale]
+    facts = facts or JourneyFacts()
+    delivered_at = facts.delivered_at or (
+        order.delivered_at if isinstance(order, DeliveredOrder) else None
+    )
+    order_vars: dict[str, Any] = {
+        "id": order.order_id,
+        "items": [item.model_dump() for item in order.items],
+    }
     context: dict[str, Any] = {
         "customer": {"name": customer.name, "first_name": customer.first_name},
         "store": {"name": settings.store_name},
-        "order": {
-            "id": order.order_id,
-            "items": [item.model_dump() for item in order.items],
-            "delivered_on": delivered_local.strftime(_DATE_FORMATS[customer.locale]),
-        },
+        "order": order_vars,
         "review_url": str(settings.review_url),
     }
+    if delivered_at:
+        order_vars["delivered_on"] = delivered_at.astimezone(tz).strftime(date_format)
+    promised_by = facts.promised_by or order.promised_delivery_by
+    if promised_by:
+        order_vars["promised_on"] = promised_by.astimezone(tz).strftime(date_format)
+    if facts.shipment:
+        context["shipment"] = facts.shipment.model_dump(mode="json")
+    if facts.feedback:
+        context["feedback"] = facts.feedback.model_dump()
     if settings.social_handle:
         context["store"]["social_handle"] = settings.social_handle
     if settings.coupon:

@@ -7,7 +7,8 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from models.order import DeliveredOrder, Strict
+from models.events import Feedback, OrderEvent, Shipment
+from models.order import DeliveredOrder, Order, Strict
 from models.plan import JourneyPlan, Step, default_plan
 from models.settings import Channel, JourneySettings
 
@@ -38,14 +39,54 @@ class JourneyInput(Strict):
     )
 
 
+class OrderJourneyInput(Strict):
+    """The input of an order's journey, whichever event started it. Like JourneyInput,
+    it keeps the plan and settings the run started with."""
+
+    order: Order
+    settings: JourneySettings
+    plan: JourneyPlan = Field(default_factory=default_plan)
+    events: list[OrderEvent] = Field(
+        default_factory=list, description="Events known when the journey starts."
+    )
+    first_send_delay: timedelta = Field(default=timedelta(0), ge=timedelta(0))
+    speedup: int = Field(default=1, ge=1)
+
+
+class JourneyFacts(BaseModel):
+    """What the journey has learnt from events, for templates and alerts."""
+
+    delivered_at: datetime | None = None
+    promised_by: datetime | None = None
+    shipment: Shipment | None = None
+    feedback: Feedback | None = None
+
+
 class MessageRequest(Strict):
     """One send, as the workflow asks an activity for it."""
 
     journey_id: str
     step: Step
-    order: DeliveredOrder
+    order: DeliveredOrder | Order
     settings: JourneySettings
     scheduled_for: AwareDatetime = Field(description="Journey time the step was due.")
+    idempotency_key: str
+    facts: JourneyFacts = Field(default_factory=JourneyFacts)
+
+
+class AlertKind(StrEnum):
+    LATE_DELIVERY = "late_delivery"
+    LOW_RATING = "low_rating"
+
+
+class AlertRequest(Strict):
+    """An alert to the store itself, not to the customer: sent at any hour."""
+
+    journey_id: str
+    kind: AlertKind
+    order: Order
+    settings: JourneySettings
+    facts: JourneyFacts
     idempotency_key: str
 
 
@@ -64,6 +105,7 @@ class Receipt(Strict):
 class StepStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"
+    SKIPPED = "skipped"
 
 
 class StepOutcome(BaseModel):
@@ -76,6 +118,7 @@ class StepOutcome(BaseModel):
     message_id: str | None = None
     error_type: str | None = None
     error: str | None = None
+    reason: str | None = Field(default=None, description="Why a step was skipped.")
 
 
 class JourneyStatus(StrEnum):
@@ -85,10 +128,24 @@ class JourneyStatus(StrEnum):
     STOPPED = "stopped"
 
 
+class JourneyStage(StrEnum):
+    PLACED = "placed"
+    SHIPPED = "shipped"
+    DELIVERY_LATE = "delivery_late"
+    DELIVERED = "delivered"
+    ENDED = "ended"
+
+
 class JourneyProgress(BaseModel):
     journey_id: str
     status: JourneyStatus
     steps: list[StepOutcome] = Field(default_factory=list)
     next_step: str | None = None
     next_at: datetime | None = Field(default=None, description="Journey time of the next send.")
+    next_why: str | None = None
     stop_reason: str | None = None
+    stage: JourneyStage | None = None
+    events: list[str] = Field(default_factory=list, description="`type:event_id`, as applied.")
+    ignored_events: list[str] = Field(default_factory=list)
+    facts: JourneyFacts = Field(default_factory=JourneyFacts)
+    opted_out: bool = False

@@ -63,16 +63,28 @@ class OrderItem(Strict):
     quantity: int = Field(default=1, ge=1)
 
 
-class DeliveredOrder(Strict):
+class Order(Strict):
+    """An order as the store knows it, whatever has happened to it so far."""
+
     store_id: BusinessId
     order_id: BusinessId
-    delivered_at: AwareDatetime
     customer: Customer
     items: list[OrderItem] = Field(min_length=1)
+    promised_delivery_by: AwareDatetime | None = Field(
+        default=None,
+        description="The delivery date promised at checkout; starts the delivery watch.",
+    )
 
     @property
     def journey_id(self) -> str:
         return journey_id(self.store_id, self.order_id)
+
+
+class DeliveredOrder(Order):
+    delivered_at: AwareDatetime
+
+    def without_delivery(self) -> Order:
+        return Order.model_validate(self.model_dump(exclude={"delivered_at"}))
 
 
 def journey_id(store_id: str, order_id: str) -> str:

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import Field, HttpUrl, field_validator, model_validator
 
-from models.order import Strict
+from models.order import Locale, Strict
 
 MIN_WAIT_AFTER_DELIVERY = timedelta(days=1)
 MAX_WAIT_AFTER_DELIVERY = timedelta(days=2)
@@ -53,6 +53,23 @@ class JourneySettings(Strict):
     social_handle: str | None = Field(default=None, pattern=r"^@[A-Za-z0-9._]{1,30}$")
     coupon: Coupon | None = None
     feedback_link_ttl: timedelta = timedelta(days=30)
+    delivery_grace: timedelta = Field(
+        default=timedelta(days=2),
+        description="How long after the promised date a missing delivery counts as late.",
+    )
+    delivery_wait_limit: timedelta = Field(
+        default=timedelta(days=60),
+        description="A journey still without delivery this long after its last event ends.",
+    )
+    feedback_reminder_after: timedelta | None = Field(
+        default=timedelta(days=2),
+        description="One reminder this long after the feedback request if no feedback "
+        "came; null sends none.",
+    )
+    low_rating: int = Field(
+        default=3, ge=1, le=5, description="A rating at or below this opens a support follow-up."
+    )
+    store_locale: Locale = Field(default="pt-BR", description="Language of alerts to the store.")
 
     @field_validator("wait_after_delivery")
     @classmethod

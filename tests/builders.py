@@ -47,3 +47,26 @@ def settings(**changes: Any) -> dict[str, Any]:
     result = copy.deepcopy(SETTINGS)
     result.update(changes)
     return result
+
+
+def placed_order(**changes: Any) -> dict[str, Any]:
+    """The order as known before delivery: no delivered_at."""
+    result = order(**changes)
+    del result["delivered_at"]
+    return result
+
+
+def event(kind: str, at: datetime, event_id: str | None = None, **fields: Any) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "event_id": event_id or f"{kind}-1",
+        "type": kind,
+        "occurred_at": at.isoformat(),
+        **fields,
+    }
+    if kind == "shipped" and "shipment" not in fields:
+        result["shipment"] = {
+            "carrier": "Correios",
+            "tracking_code": "BR123456789",
+            "tracking_url": "https://rastreio.example/BR123456789",
+        }
+    return result

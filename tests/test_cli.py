@@ -77,8 +77,8 @@ def test_bad_input_exits_2_with_one_line_per_field(tmp_path: Path) -> None:
     assert result.returncode == 2
     lines = result.stderr.splitlines()
     assert [line.split(":")[0] for line in lines] == [
-        "order.delivered_at",
         "order.customer.phone",
+        "order.delivered_at",
         "settings.wait_after_delivery",
     ]
     assert result.stdout == ""

@@ -89,12 +89,12 @@ async def test_worker_killed_during_a_wait_finishes_the_journey_exactly_once(
         assert replacement.stop() == 0
 
     assert progress.status is JourneyStatus.COMPLETED
-    assert [s.status for s in progress.steps] == [StepStatus.SENT] * 5
+    assert [s.status for s in progress.steps] == [StepStatus.SENT] * 6
     per_key = Counter(r.idempotency_key for r in sink.delivered())
     expected_keys = {f"{started.journey_id}:{s.step_id}" for s in progress.steps}
     assert set(per_key) == expected_keys
     assert all(count == 1 for count in per_key.values()), per_key
-    assert killed_after < 5, "the kill must land during the journey, not after it"
+    assert killed_after < 6, "the kill must land during the journey, not after it"
 
 
 async def test_sigterm_lets_an_in_flight_send_finish_and_it_is_never_repeated(
@@ -125,4 +125,4 @@ async def test_sigterm_lets_an_in_flight_send_finish_and_it_is_never_repeated(
         replacement.stop()
     assert progress.steps[0].message_id == "slow-1"
     per_key = Counter(r.idempotency_key for r in sink.received)
-    assert len(per_key) == 5 and set(per_key.values()) == {1}, per_key
+    assert len(per_key) == 6 and set(per_key.values()) == {1}, per_key

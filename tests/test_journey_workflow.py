@@ -22,12 +22,32 @@ from tests.conftest import FEEDBACK_SECRET
 from tests.journeys import local_midnight, outbox_lines, running_worker
 
 SP = "America/Sao_Paulo"
-DEFAULT_WAITS = [timedelta(days=d) for d in (3, 4, 5, 7)]
 
 
-def assert_sent_on_time(steps, expected: list[datetime]) -> None:
+def default_schedule(first: datetime) -> list[tuple[str, datetime]]:
+    """The default plan's sends when the first lands at `first`, a window opening, plus
+    the feedback reminder two days after the request."""
+    request = first + timedelta(days=3)
+    photo = request + timedelta(days=4)
+    questions = photo + timedelta(days=5)
+    return [
+        ("thanks", first),
+        ("feedback_request", request),
+        ("feedback_reminder", request + timedelta(days=2)),
+        ("photo_invite", photo),
+        ("delivery_questions", questions),
+        ("come_back_coupon", questions + timedelta(days=7)),
+    ]
+
+
+def assert_sent_on_time(steps, expected: list[datetime] | list[tuple[str, datetime]]) -> None:
     assert [s.status for s in steps] == [StepStatus.SENT] * len(expected)
-    for step, due in zip(steps, expected, strict=True):
+    for step, item in zip(steps, expected, strict=True):
+        if isinstance(item, tuple):
+            step_id, due = item
+            assert step.step_id == step_id
+        else:
+            due = item
         assert step.scheduled_for == due, step.step_id
         # The send happens when the durable timer fires, not before, and not much after.
         assert step.sent_at is not None
@@ -51,32 +71,25 @@ async def test_default_journey_after_a_23h_delivery(
     # A day after 23:00 is 23:00, outside 09:00-20:00: the first message waits for the
     # next opening, 34 hours after delivery. The rest keep their waits at 09:00.
     first = local_midnight(delivered, SP, days=2) + timedelta(hours=9)
-    expected = [first]
-    for wait in DEFAULT_WAITS:
-        expected.append(expected[-1] + wait)
+    expected = default_schedule(first)
     assert progress.status is JourneyStatus.COMPLETED
     assert_sent_on_time(progress.steps, expected)
     assert first - delivered == timedelta(hours=34)
 
     lines = outbox_lines(outbox_path)
-    assert [line["step_id"] for line in lines] == [
-        "thanks",
-        "feedback_request",
-        "photo_invite",
-        "delivery_questions",
-        "come_back_coupon",
-    ]
-    assert len({line["idempotency_key"] for line in lines}) == 5
+    assert [line["step_id"] for line in lines] == [step_id for step_id, _ in expected]
+    assert len({line["idempotency_key"] for line in lines}) == 6
     assert all(line["to"] == "+5511987654321" and line["locale"] == "pt-BR" for line in lines)
-    assert [s.message_id for s in progress.steps] == [line["message_id"] for line in lines]
+    assert [s.message_id for s in progress.steps] == [line["id"] for line in lines]
 
     feedback = lines[1]["text"]
+    request_due = expected[1][1]
     link = next(word for word in feedback.split() if word.startswith("https://"))
     claims = verify_feedback_token(
-        parse_qs(urlsplit(link).query)["token"][0], FEEDBACK_SECRET.encode(), now=expected[1]
+        parse_qs(urlsplit(link).query)["token"][0], FEEDBACK_SECRET.encode(), now=request_due
     )
     assert claims.journey_id == started.journey_id
-    assert claims.expires_at == expected[1] + timedelta(days=30)
+    assert claims.expires_at == request_due + timedelta(days=30)
 
 
 async def test_a_customer_in_another_timezone_gets_messages_in_their_own_window(
@@ -95,10 +108,7 @@ async def test_a_customer_in_another_timezone_gets_messages_in_their_own_window(
         progress = await started.handle.result()
 
     first = local_midnight(delivered, tokyo, days=2) + timedelta(hours=9)
-    expected = [first]
-    for wait in DEFAULT_WAITS:
-        expected.append(expected[-1] + wait)
-    assert_sent_on_time(progress.steps, expected)
+    assert_sent_on_time(progress.steps, default_schedule(first))
     assert all(
         s.sent_at is not None and s.sent_at.astimezone(ZoneInfo(tokyo)).time() >= time(9)
         for s in progress.steps
@@ -168,7 +178,7 @@ async def test_reporting_the_same_delivery_twice_returns_the_same_journey(
         third = await start_journey(env.client, order, builders.settings(), task_queue=task_queue)
         assert not third.started
         assert (await third.handle.describe()).run_id == first.handle.result_run_id
-    assert len(outbox_lines(outbox_path)) == 5
+    assert len(outbox_lines(outbox_path)) == len(default_schedule(now))
 
 
 @pytest.mark.parametrize(

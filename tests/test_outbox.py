@@ -36,7 +36,7 @@ async def test_each_message_becomes_one_json_line(tmp_path: Path) -> None:
     receipt = await OutboxAdapter(outbox).deliver(message())
     [line] = lines(outbox)
     assert line["idempotency_key"] == receipt.idempotency_key
-    assert line["message_id"] == receipt.message_id
+    assert line["id"] == receipt.message_id
     assert line["text"] == "Oi, Ana!" and line["to"] == "+5511987654321"
     assert not receipt.duplicate
 

@@ -105,5 +105,8 @@ async def test_an_invalid_recipient_stops_the_journey(
 
     assert progress.status is JourneyStatus.STOPPED
     assert progress.stop_reason is not None and "RecipientRejected" in progress.stop_reason
-    assert [s.step_id for s in progress.steps] == ["thanks"]
+    thanks, questions = progress.steps
+    assert thanks.status is StepStatus.FAILED and thanks.error_type == "RecipientRejected"
+    assert questions.status is StepStatus.SKIPPED
+    assert questions.reason == "journey stopped: RecipientRejected"
     assert len(sink.received) == 1

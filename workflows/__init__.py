@@ -1,3 +1,4 @@
+from workflows.order_journey import OrderJourney
 from workflows.post_purchase import PostPurchaseJourney
 
-__all__ = ["PostPurchaseJourney"]
+__all__ = ["OrderJourney", "PostPurchaseJourney"]

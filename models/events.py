@@ -1,0 +1,67 @@
+"""Order events the store backend reports, in any order, possibly more than once."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, Field, HttpUrl, model_validator
+
+from models.order import Strict
+
+
+class OrderEventType(StrEnum):
+    PLACED = "placed"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    RETURNED = "returned"
+    REFUNDED = "refunded"
+    CANCELLED = "cancelled"
+    OPTED_OUT = "opted_out"
+
+
+# After one of these, promotional steps (coupon, social invitation) are skipped.
+ENDS_PROMOTION = frozenset(
+    {OrderEventType.RETURNED, OrderEventType.REFUNDED, OrderEventType.CANCELLED}
+)
+
+
+class Shipment(Strict):
+    carrier: str = Field(min_length=1, max_length=80)
+    tracking_code: str = Field(min_length=1, max_length=80)
+    tracking_url: HttpUrl
+    promised_by: AwareDatetime | None = Field(
+        default=None, description="The carrier's delivery estimate; overrides the order's."
+    )
+
+
+class OrderEvent(Strict):
+    event_id: str = Field(
+        min_length=1, max_length=100, description="Makes the event idempotent: resent, ignored."
+    )
+    type: OrderEventType
+    occurred_at: AwareDatetime = Field(description="For `delivered`, the delivery time.")
+    shipment: Shipment | None = None
+    reason: str | None = Field(default=None, max_length=300)
+
+    @model_validator(mode="after")
+    def _shipment_only_when_shipped(self) -> OrderEvent:
+        if self.type is OrderEventType.SHIPPED and self.shipment is None:
+            raise ValueError("a shipped event needs its shipment (carrier, tracking code, URL)")
+        if self.type is not OrderEventType.SHIPPED and self.shipment is not None:
+            raise ValueError(f"a {self.type} event carries no shipment")
+        return self
+
+
+class Feedback(BaseModel):
+    """What the customer answered, through the store's feedback page."""
+
+    rating: int = Field(ge=1, le=5)
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class FeedbackSubmission(BaseModel):
+    """The `submit_feedback` update's argument. Unconstrained on purpose: the update's
+    validator rejects a bad rating with a reason instead of a decoding error."""
+
+    rating: int
+    comment: str | None = None

@@ -1,0 +1,542 @@
+"""OrderJourney: one order's whole post-purchase journey, driven by its events.
+
+Events (placed, shipped, delivered, returned, refunded, cancelled, opted_out) arrive
+as the `event` signal, usually through signal-with-start, in any order and possibly
+more than once. The journey keeps an agenda of messages, each with the moment it is
+due; it sleeps until the earliest one, or until an event or feedback changes the
+picture, and checks the stop rules right before every send.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from models import (
+        JourneyProgress,
+        JourneySettings,
+        JourneyStatus,
+        MessageRequest,
+        Receipt,
+        Step,
+        StepKind,
+        StepOutcome,
+        StepPurpose,
+        StepStatus,
+    )
+    from models.errors import STOPS_JOURNEY
+    from models.events import (
+        ENDS_PROMOTION,
+        Feedback,
+        FeedbackSubmission,
+        OrderEvent,
+        OrderEventType,
+    )
+    from models.journey import (
+        AlertKind,
+        AlertRequest,
+        JourneyFacts,
+        JourneyStage,
+        OrderJourneyInput,
+    )
+    from models.schedule import (
+        describe_duration,
+        describe_local,
+        first_send_time,
+        next_in_window,
+    )
+    from models.stages import (
+        DELIVERY_APOLOGY,
+        FEEDBACK_REMINDER,
+        FEEDBACK_THANKS,
+        ORDER_CONFIRMATION,
+        SHIPPING_UPDATE,
+        SUPPORT_FOLLOWUP,
+    )
+
+from workflows.post_purchase import (
+    REQUEST_FEEDBACK,
+    SEND_MESSAGE,
+    SEND_RETRY,
+    SEND_SCHEDULE_TO_CLOSE,
+    SEND_START_TO_CLOSE,
+)
+
+ALERT_STORE = "alert_store"
+# Timer and dispatch latency: a send this late (in real time) still counts as on time.
+LATE_TOLERANCE = timedelta(minutes=1)
+MAX_COMMENT = 2000
+PRE_DELIVERY = frozenset({ORDER_CONFIRMATION.id, SHIPPING_UPDATE.id, DELIVERY_APOLOGY.id})
+
+
+@dataclass
+class Action:
+    """One message on the agenda: to the customer (a step) or to the store (an alert)."""
+
+    seq: int
+    due: datetime
+    why: str
+    step: Step | None = None
+    alert: AlertKind | None = None
+
+    @property
+    def name(self) -> str:
+        return self.step.id if self.step else f"alert_{self.alert}"
+
+
+@dataclass
+class Facts:
+    placed: bool = False
+    delivered_at: datetime | None = None
+    promised_by: datetime | None = None
+    shipment_event: OrderEvent | None = None
+    promotion_ended_by: str | None = None
+    opted_out: str | None = None
+    stopped: str | None = None  # opted out, or the provider refused the recipient
+    feedback: Feedback | None = None
+    late_reported: bool = False
+    plan_scheduled: bool = False
+    last_event_at: datetime | None = None
+    seen: set[str] = field(default_factory=set)
+
+
+@workflow.defn
+class OrderJourney:
+    def __init__(self) -> None:
+        self._inbox: list[OrderEvent] = []
+        self._facts = Facts()
+        self._agenda: list[Action] = []
+        self._seq = 0
+        self._wake = False
+        self._ended = False
+        self._origin: datetime | None = None
+        self._input: OrderJourneyInput | None = None
+        self._progress: JourneyProgress | None = None
+
+    # --- the outside world's controls -------------------------------------------------
+
+    @workflow.signal
+    def event(self, event: OrderEvent) -> None:
+        if event.event_id in self._facts.seen:
+            if self._progress:
+                self._progress.ignored_events.append(f"{event.type}:{event.event_id} (repeat)")
+            return
+        self._facts.seen.add(event.event_id)
+        self._inbox.append(event)
+        self._wake = True
+
+    @workflow.update
+    def submit_feedback(self, submission: FeedbackSubmission) -> str:
+        feedback = Feedback(rating=submission.rating, comment=submission.comment)
+        self._facts.feedback = feedback
+        self._schedule(FEEDBACK_THANKS, self._now(), "thanks for the feedback")
+        if feedback.rating <= self._settings.low_rating:
+            self._schedule_alert(AlertKind.LOW_RATING, "a low rating")
+            self._schedule(SUPPORT_FOLLOWUP, self._now(), f"rated {feedback.rating}")
+        self._wake = True
+        return "feedback received"
+
+    @submit_feedback.validator
+    def _accept_feedback(self, submission: FeedbackSubmission) -> None:
+        feedback = submission
+        if self._ended:
+            raise ApplicationError("the journey has ended", type="JourneyEnded")
+        if self._facts.feedback is not None:
+            raise ApplicationError("feedback was already received", type="FeedbackAlreadyGiven")
+        if self._facts.delivered_at is None:
+            raise ApplicationError("the order has not been delivered yet", type="NotDelivered")
+        if not 1 <= feedback.rating <= 5:
+            raise ApplicationError(
+                f"rating must be 1 to 5, got {feedback.rating}", type="InvalidRating"
+            )
+        if feedback.comment is not None and len(feedback.comment) > MAX_COMMENT:
+            raise ApplicationError(
+                f"comment is longer than {MAX_COMMENT} characters", type="InvalidComment"
+            )
+
+    @workflow.query
+    def progress(self) -> JourneyProgress:
+        assert self._progress is not None
+        return self._progress
+
+    # --- the journey ------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, journey: OrderJourneyInput) -> JourneyProgress:
+        self._input = journey
+        self._origin = workflow.now()
+        self._progress = JourneyProgress(
+            journey_id=workflow.info().workflow_id, status=JourneyStatus.WAITING
+        )
+        self._facts.promised_by = journey.order.promised_delivery_by
+        self._facts.last_event_at = self._now()
+        for event in journey.events:
+            self.event(event)
+        while True:
+            self._absorb_events()
+            self._check_delivery_watch()
+            if self._finished():
+                break
+            action = min(self._agenda, key=lambda a: (a.due, a.seq), default=None)
+            wake_at, why = self._next_wake(action)
+            self._show(action)
+            if action is not None and action.due <= self._now():
+                self._agenda.remove(action)
+                await self._execute(action)
+                continue
+            await self._sleep(wake_at, why)
+        self._ended = True
+        progress = self._progress
+        progress.status = JourneyStatus.STOPPED if progress.stop_reason else JourneyStatus.COMPLETED
+        progress.stage = JourneyStage.ENDED
+        progress.next_step = progress.next_at = progress.next_why = None
+        progress.facts = self._journey_facts()
+        workflow.set_current_details(self._details())
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return progress
+
+    async def _sleep(self, until: datetime | None, why: str) -> None:
+        """Sleep until `until`, or until a signal or update wakes the journey."""
+        assert self._input is not None
+        self._wake = False
+        if until is None:
+            await workflow.wait_condition(lambda: self._wake)
+            return
+        remaining = (until - self._now()) / self._input.speedup
+        if remaining <= timedelta(0):
+            return
+        summary = f"wait until {describe_local(until, self._tz)}: {why}"
+        # On timeout the moment came; the loop then looks at what is due.
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: self._wake, timeout=remaining, timeout_summary=summary
+            )
+
+    @property
+    def _settings(self) -> JourneySettings:
+        assert self._input is not None
+        return self._input.settings
+
+    @property
+    def _tz(self) -> str:
+        assert self._input is not None
+        return self._input.order.customer.timezone
+
+    def _now(self) -> datetime:
+        """Journey time: workflow time, sped up for demos."""
+        assert self._origin is not None and self._input is not None
+        return self._origin + (workflow.now() - self._origin) * self._input.speedup
+
+    def _absorb_events(self) -> None:
+        assert self._progress is not None and self._input is not None
+        facts, progress = self._facts, self._progress
+        while self._inbox:
+            event = self._inbox.pop(0)
+            facts.last_event_at = self._now()
+            kind, label = event.type, f"{event.type}:{event.event_id}"
+            progress.events.append(label)
+            if kind is OrderEventType.PLACED and not facts.placed:
+                facts.placed = True
+                if facts.delivered_at is None:
+                    progress.stage = JourneyStage.PLACED
+                    self._schedule(ORDER_CONFIRMATION, self._now(), "order placed")
+            elif kind is OrderEventType.SHIPPED and facts.shipment_event is None:
+                facts.shipment_event = event
+                if event.shipment and event.shipment.promised_by:
+                    facts.promised_by = event.shipment.promised_by
+                self._schedule(SHIPPING_UPDATE, self._now(), "order shipped")
+                if facts.delivered_at is None:
+                    progress.stage = JourneyStage.SHIPPED
+                else:
+                    self._skip_pending(PRE_DELIVERY, "already delivered")
+            elif kind is OrderEventType.DELIVERED and facts.delivered_at is None:
+                facts.delivered_at = event.occurred_at
+                progress.stage = JourneyStage.DELIVERED
+                self._skip_pending(PRE_DELIVERY, "delivered before it was sent")
+                self._schedule_plan(event.occurred_at)
+            elif kind in ENDS_PROMOTION:
+                facts.promotion_ended_by = facts.promotion_ended_by or f"order {kind}"
+                if facts.delivered_at is None:
+                    self._skip_pending(PRE_DELIVERY, f"order {kind}")
+            elif kind is OrderEventType.OPTED_OUT and facts.opted_out is None:
+                facts.opted_out = event.reason or "customer opted out"
+                facts.stopped = facts.stopped or f"opted out: {facts.opted_out}"
+                progress.opted_out = True
+                # Store alerts still go; every customer message stops now.
+                self._skip_pending(None, "customer opted out")
+            else:
+                progress.events.remove(label)
+                progress.ignored_events.append(f"{label} (already applied)")
+
+    def _schedule_plan(self, delivered_at: datetime) -> None:
+        assert self._input is not None
+        journey, settings = self._input, self._settings
+        due = first_send_time(
+            delivered_at, settings.wait_after_delivery, settings.send_window, self._tz
+        )
+        due = max(due, self._now()) + journey.first_send_delay
+        why = f"{describe_duration(settings.wait_after_delivery)} after delivery"
+        previous: Step | None = None
+        for step in journey.plan.steps:
+            if previous is not None:
+                due += step.wait
+                why = f"{describe_duration(step.wait)} after '{previous.id}'"
+            due = next_in_window(due, settings.send_window, self._tz)
+            self._schedule(step, due, why, exact=True)
+            previous = step
+        self._facts.plan_scheduled = True
+
+    def _schedule(self, step: Step, earliest: datetime, why: str, *, exact: bool = False) -> None:
+        settings = self._settings
+        due = earliest if exact else next_in_window(earliest, settings.send_window, self._tz)
+        self._seq += 1
+        self._agenda.append(Action(self._seq, due, f"{why}, in the send window", step=step))
+
+    def _schedule_alert(self, kind: AlertKind, why: str) -> None:
+        self._seq += 1
+        self._agenda.append(Action(self._seq, self._now(), why, alert=kind))
+
+    def _skip_pending(self, step_ids: frozenset[str] | None, reason: str) -> None:
+        """Drop pending customer messages (all of them, or those named) as skipped."""
+        keep: list[Action] = []
+        for action in self._agenda:
+            if action.step and (step_ids is None or action.step.id in step_ids):
+                self._record_skip(action, reason)
+            else:
+                keep.append(action)
+        self._agenda = keep
+
+    def _check_delivery_watch(self) -> None:
+        facts = self._facts
+        if facts.delivered_at or facts.late_reported or facts.promised_by is None:
+            return
+        if facts.stopped or facts.promotion_ended_by:
+            return
+        if self._now() >= facts.promised_by + self._settings.delivery_grace:
+            facts.late_reported = True
+            assert self._progress is not None
+            self._progress.stage = JourneyStage.DELIVERY_LATE
+            self._schedule_alert(AlertKind.LATE_DELIVERY, "delivery is late")
+            self._schedule(DELIVERY_APOLOGY, self._now(), "delivery is late")
+
+    def _finished(self) -> bool:
+        if self._agenda:
+            return False
+        facts = self._facts
+        if facts.stopped:
+            assert self._progress is not None
+            self._progress.stop_reason = facts.stopped
+            return True
+        if facts.delivered_at is not None:
+            return facts.plan_scheduled
+        if facts.promotion_ended_by:  # cancelled, refunded or returned before delivery
+            return True
+        assert facts.last_event_at is not None
+        return self._now() >= facts.last_event_at + self._settings.delivery_wait_limit
+
+    def _next_wake(self, action: Action | None) -> tuple[datetime | None, str]:
+        """The next moment something is due, and why, for the timer and the operator.
+        None: nothing is due until an event arrives."""
+        facts, settings, now = self._facts, self._settings, self._now()
+        candidates: list[tuple[datetime, str]] = []
+        if action is not None:
+            candidates.append((action.due, f"send '{action.name}': {action.why}"))
+        if facts.delivered_at is None and not facts.stopped and not facts.promotion_ended_by:
+            assert facts.last_event_at is not None
+            limit = facts.last_event_at + settings.delivery_wait_limit
+            if limit > now:
+                candidates.append((limit, "end the journey if delivery is never reported"))
+            if facts.promised_by and not facts.late_reported:
+                deadline = facts.promised_by + settings.delivery_grace
+                candidates.append((deadline, "check the delivery is not late"))
+        if not candidates:
+            return None, "waiting for an order event"
+        return min(candidates, key=lambda c: c[0])
+
+    async def _execute(self, action: Action) -> None:
+        assert self._progress is not None
+        if action.alert is not None:
+            await self._alert(action)
+            return
+        assert action.step is not None and self._input is not None
+        step, facts, settings = action.step, self._facts, self._settings
+        # The rules are checked now, right before sending, not when the step was planned.
+        if facts.stopped:
+            self._record_skip(action, facts.stopped)
+            return
+        if step.purpose is StepPurpose.PROMOTIONAL and facts.promotion_ended_by:
+            self._record_skip(action, f"promotional, and the {facts.promotion_ended_by}")
+            return
+        if step.kind is StepKind.FEEDBACK_REQUEST and facts.feedback is not None:
+            self._record_skip(action, "feedback already received")
+            return
+        now = self._now()
+        window_moment = next_in_window(now, settings.send_window, self._tz)
+        late = (now - action.due) / self._input.speedup
+        if window_moment > now and late > LATE_TOLERANCE:
+            # Woke long after the due time (an outage) and the window has closed since:
+            # wait for it to open again rather than message the customer at night.
+            self._seq += 1
+            self._agenda.append(
+                Action(self._seq, window_moment, "moved into the send window", step=step)
+            )
+            return
+        self._progress.status = JourneyStatus.SENDING
+        outcome = await self._send(step, action.due)
+        self._progress.status = JourneyStatus.WAITING
+        self._progress.steps.append(outcome)
+        if outcome.error_type in STOPS_JOURNEY:
+            facts.stopped = f"{outcome.error_type}: {outcome.error}"
+            self._skip_pending(None, f"journey stopped: {outcome.error_type}")
+        elif (
+            step.kind is StepKind.FEEDBACK_REQUEST
+            and step.id != FEEDBACK_REMINDER.id
+            and outcome.status is StepStatus.SENT
+            and settings.feedback_reminder_after is not None
+            and facts.feedback is None
+        ):
+            after = settings.feedback_reminder_after
+            self._schedule(
+                FEEDBACK_REMINDER,
+                action.due + after,
+                f"no feedback {describe_duration(after)} after the request",
+            )
+
+    async def _send(self, step: Step, due: datetime) -> StepOutcome:
+        assert self._input is not None
+        journey_id = workflow.info().workflow_id
+        channel = self._settings.channel
+        request = MessageRequest(
+            journey_id=journey_id,
+            step=step,
+            order=self._input.order,
+            settings=self._settings,
+            scheduled_for=due,
+            idempotency_key=f"{journey_id}:{step.id}",
+            facts=self._journey_facts(),
+        )
+        activity = REQUEST_FEEDBACK if step.kind is StepKind.FEEDBACK_REQUEST else SEND_MESSAGE
+        base = StepOutcome(
+            step_id=step.id,
+            template=step.template,
+            status=StepStatus.SENT,
+            scheduled_for=due,
+            channel=channel,
+        )
+        try:
+            receipt = await workflow.execute_activity(
+                activity,
+                request,
+                result_type=Receipt,
+                start_to_close_timeout=SEND_START_TO_CLOSE,
+                schedule_to_close_timeout=SEND_SCHEDULE_TO_CLOSE,
+                retry_policy=SEND_RETRY,
+                summary=f"send '{step.template}' by {channel}",
+            )
+        except ActivityError as err:
+            return base.model_copy(update=_failure(err))
+        return base.model_copy(
+            update={
+                "sent_at": self._now(),
+                "message_id": receipt.message_id,
+                "channel": receipt.channel,
+            }
+        )
+
+    async def _alert(self, action: Action) -> None:
+        assert self._input is not None and self._progress is not None and action.alert
+        journey_id = workflow.info().workflow_id
+        request = AlertRequest(
+            journey_id=journey_id,
+            kind=action.alert,
+            order=self._input.order,
+            settings=self._settings,
+            facts=self._journey_facts(),
+            idempotency_key=f"{journey_id}:alert_{action.alert}",
+        )
+        base = StepOutcome(
+            step_id=action.name,
+            template=f"alert_{action.alert}",
+            status=StepStatus.SENT,
+            scheduled_for=action.due,
+            channel=self._settings.channel,
+        )
+        try:
+            receipt = await workflow.execute_activity(
+                ALERT_STORE,
+                request,
+                result_type=Receipt,
+                start_to_close_timeout=SEND_START_TO_CLOSE,
+                schedule_to_close_timeout=SEND_SCHEDULE_TO_CLOSE,
+                retry_policy=SEND_RETRY,
+                summary=f"alert the store: {action.alert}",
+            )
+        except ActivityError as err:
+            self._progress.steps.append(base.model_copy(update=_failure(err)))
+            return
+        self._progress.steps.append(
+            base.model_copy(update={"sent_at": self._now(), "message_id": receipt.message_id})
+        )
+
+    def _record_skip(self, action: Action, reason: str) -> None:
+        assert self._progress is not None and action.step is not None
+        self._progress.steps.append(
+            StepOutcome(
+                step_id=action.step.id,
+                template=action.step.template,
+                status=StepStatus.SKIPPED,
+                scheduled_for=action.due,
+                channel=self._settings.channel,
+                reason=reason,
+            )
+        )
+
+    def _journey_facts(self) -> JourneyFacts:
+        facts = self._facts
+        shipment = facts.shipment_event.shipment if facts.shipment_event else None
+        return JourneyFacts(
+            delivered_at=facts.delivered_at,
+            promised_by=facts.promised_by,
+            shipment=shipment,
+            feedback=facts.feedback,
+        )
+
+    def _show(self, action: Action | None) -> None:
+        """Keep the progress query and the Web UI's current details up to date."""
+        assert self._progress is not None
+        progress = self._progress
+        progress.next_step = action.name if action else None
+        progress.next_at = action.due if action else None
+        progress.next_why = action.why if action else None
+        progress.facts = self._journey_facts()
+        workflow.set_current_details(self._details())
+
+    def _details(self) -> str:
+        assert self._progress is not None
+        progress = self._progress
+        lines = [f"**Stage** {progress.stage or 'waiting for events'} · **{progress.status}**"]
+        for outcome in progress.steps:
+            note = outcome.reason or outcome.error_type or outcome.channel
+            lines.append(f"- {outcome.status} `{outcome.step_id}` ({note})")
+        if progress.next_step and progress.next_at:
+            when = describe_local(progress.next_at, self._tz)
+            lines.append(f"**Next** `{progress.next_step}` at {when}: {progress.next_why}")
+        if progress.stop_reason:
+            lines.append(f"**Stopped** {progress.stop_reason}")
+        return "\n".join(lines)
+
+
+def _failure(err: ActivityError) -> dict[str, object]:
+    cause = err.cause
+    error_type = cause.type if isinstance(cause, ApplicationError) else None
+    workflow.logger.warning("send failed: %s", cause)
+    return {
+        "status": StepStatus.FAILED,
+        "error_type": error_type or type(cause).__name__,
+        "error": str(cause),
+    }
