@@ -14,6 +14,7 @@ from typing import Any
 
 from temporalio.client import Client
 
+from activities.rendering import Renderer
 from models import JourneyPlan, JourneyProgress, default_plan
 from starter import JourneyStarted, start_journey
 from tests import builders
@@ -33,6 +34,7 @@ class Harness:
         self.task_queue = f"journeys-{uuid.uuid4()}"
         self.workers: list[WorkerProcess] = []
         self._client: Client | None = None
+        self._renderer = Renderer()  # compiled once for every dry run
 
     @property
     def client(self) -> Client:
@@ -67,18 +69,23 @@ class Harness:
     async def start_journeys(
         self, count: int, plan: dict[str, Any] | None = None, speedup: int = SPEEDUP
     ) -> list[JourneyStarted]:
+        """Start `count` journeys (orders PED-1, PED-2, ...) delivered an hour ago."""
         delivered = datetime.now(UTC) - timedelta(hours=1)
-        return [
-            await start_journey(
-                self.client,
-                builders.order(delivered, order_id=f"PED-{n}"),
-                builders.settings(),
-                plan,
-                speedup=speedup,
-                task_queue=self.task_queue,
-            )
-            for n in range(1, count + 1)
-        ]
+        gate = asyncio.Semaphore(16)
+
+        async def start(n: int) -> JourneyStarted:
+            async with gate:
+                return await start_journey(
+                    self.client,
+                    builders.order(delivered, order_id=f"PED-{n}"),
+                    builders.settings(),
+                    plan,
+                    speedup=speedup,
+                    task_queue=self.task_queue,
+                    renderer=self._renderer,
+                )
+
+        return list(await asyncio.gather(*(start(n) for n in range(1, count + 1))))
 
     async def results(
         self, journeys: list[JourneyStarted], seconds: float = 60

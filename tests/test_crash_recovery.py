@@ -96,7 +96,8 @@ async def test_dev_server_restarted_on_its_database_mid_journey(harness: Harness
     await asyncio.sleep(1)  # journey timers come due while the server is down
     harness.server.start()
     await harness.server.ready(harness.client)
-    progresses = await harness.results(journeys)
+    # A send in flight when the server stopped may need its 30 s attempt timeout.
+    progresses = await harness.results(journeys, 90)
 
     assert during_outage < 15, "the outage must land during the journeys"
     assert worker.running(), "the worker rides out the outage"
