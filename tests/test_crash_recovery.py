@@ -13,6 +13,7 @@ from models import JourneyStatus, StepStatus
 from tests.harness import Harness, assert_exactly_once, expected_keys
 from tests.processes import wait_until
 from tests.provider_sink import Answer
+from workflows import PostPurchaseJourney
 
 SENT_ALL = [StepStatus.SENT] * 5
 
@@ -121,7 +122,12 @@ async def test_two_workers_on_one_queue_one_killed(harness: Harness) -> None:
     await wait_until(
         lambda: first.logged("sent ") and second.logged("sent "), 30, "sends by both workers"
     )
-    await wait_until(lambda: harness.delivered_at_least(6), 30, "every first message")
+
+    async def all_waiting() -> bool:
+        progresses = [await j.handle.query(PostPurchaseJourney.progress) for j in journeys]
+        return all(p.status is JourneyStatus.WAITING and p.steps for p in progresses)
+
+    await wait_until(all_waiting, 30, "every journey waiting after its first message")
     first.kill()
     progresses = await harness.results(journeys, 90)
 
