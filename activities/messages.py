@@ -11,6 +11,7 @@ from temporalio.exceptions import ApplicationError
 from activities.alerts import StoreAlerts
 from activities.channels.base import ChannelAdapter, OutgoingMessage
 from activities.feedback_link import feedback_url
+from activities.heartbeat import heartbeating
 from activities.rendering import Renderer, TemplateProblem, message_context
 from models import Channel, MessageRequest, Receipt
 from models.errors import SendErrorType
@@ -105,7 +106,8 @@ class JourneyActivities:
             html=rendered.html,
             scheduled_for=request.scheduled_for,
         )
-        receipt = await self._adapter.deliver(message)
+        async with heartbeating():
+            receipt = await self._adapter.deliver(message)
         activity.logger.info(
             "sent %s by %s via %s (message id %s%s)",
             request.step.id,

@@ -4,12 +4,16 @@ import shutil
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from activities import JourneyActivities, WorkerConfig, build_activities
 from connection import DATA_CONVERTER
+
+if TYPE_CHECKING:
+    from tests.harness import Harness
 
 BIN = Path(sys.executable).parent
 FEEDBACK_SECRET = "test-feedback-secret-0123456789"
@@ -56,3 +60,15 @@ async def outbox_activities(outbox_path: Path) -> AsyncIterator[JourneyActivitie
     )
     yield activities
     await activities.aclose()
+
+
+@pytest.fixture
+async def harness(temporal_cli: str, tmp_path: Path) -> AsyncIterator[Harness]:
+    """The dev server, the provider sink and room for workers, as OS processes."""
+    from tests.harness import Harness  # it imports this module for the secret
+
+    running = await Harness(temporal_cli, tmp_path).start()
+    try:
+        yield running
+    finally:
+        await running.close()

@@ -71,6 +71,8 @@ ALERT_STORE = "alert_store"
 # Timer and dispatch latency: a send this late (in real time) still counts as on time.
 LATE_TOLERANCE = timedelta(minutes=1)
 MAX_COMMENT = 2000
+# Sends heartbeat every 2 s: a worker killed mid-send is noticed this soon.
+SEND_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 PRE_DELIVERY = frozenset({ORDER_CONFIRMATION.id, SHIPPING_UPDATE.id, DELIVERY_APOLOGY.id})
 
 
@@ -435,6 +437,7 @@ class OrderJourney:
                 result_type=Receipt,
                 start_to_close_timeout=SEND_START_TO_CLOSE,
                 schedule_to_close_timeout=SEND_SCHEDULE_TO_CLOSE,
+                heartbeat_timeout=SEND_HEARTBEAT_TIMEOUT,
                 retry_policy=SEND_RETRY,
                 summary=f"send '{step.template}' by {channel}",
             )

@@ -1,0 +1,1 @@
+"""Benchmarks and soak runs, outside the test suite: they print figures."""
