@@ -7,9 +7,10 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from models.order import DeliveredOrder, Strict
+from models.base import Channel, Strict
+from models.order import DeliveredOrder
 from models.plan import JourneyPlan, Step, default_plan
-from models.settings import Channel, JourneySettings
+from models.settings import JourneySettings
 
 TASK_QUEUE = "post-purchase"
 
@@ -47,17 +48,31 @@ class MessageRequest(Strict):
     settings: JourneySettings
     scheduled_for: AwareDatetime = Field(description="Journey time the step was due.")
     idempotency_key: str
+    unreachable: list[Channel] = Field(
+        default_factory=list,
+        description="Channels earlier steps found unreachable (Receipt.unreachable); "
+        "this send skips them.",
+    )
 
 
 class Receipt(Strict):
     """A provider's acknowledgement of one send."""
 
-    channel: Channel
+    channel: Channel = Field(description="The channel that carried the message.")
     adapter: str
     message_id: str
     idempotency_key: str
     duplicate: bool = Field(
         default=False, description="The provider had this key already and sent nothing new."
+    )
+    route_reason: str | None = Field(
+        default=None,
+        description="Why this channel carried it, e.g. 'store fallback; whatsapp skipped: "
+        "unreachable (RecipientUnreachable)'.",
+    )
+    unreachable: list[Channel] = Field(
+        default_factory=list,
+        description="Channels this send found unreachable; later steps should skip them.",
     )
 
 
