@@ -1,8 +1,10 @@
 """Validation at the edge: a journey's input is checked whole before anything starts.
 
-Every problem becomes one line naming the field (`order.customer.phone: ...`), and a
-dry run renders every template of the plan for this very order, so a missing
-variable fails now rather than days later inside a running journey.
+Every problem becomes one line naming the field (`order.customer.phone: ...`). The
+customer must be reachable on some channel of the route (models.channels), and a
+dry run renders every template of the plan for this very order, WhatsApp template
+parameters included, so a missing variable fails now rather than days later
+inside a running journey.
 """
 
 from __future__ import annotations
@@ -14,17 +16,17 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from activities.messages import NoContact, recipient
-from activities.rendering import Renderer, TemplateProblem, message_context
+from activities.rendering import Renderer, TemplateProblem, message_context, variable
 from models import (
     DeliveredOrder,
     JourneyInput,
     JourneyPlan,
     JourneySettings,
-    MessageRequest,
+    MessageCategory,
     StepKind,
     default_plan,
 )
+from models.channels import no_route_lines, route
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -90,31 +92,20 @@ def validate_journey(
 
 
 def dry_run(journey: JourneyInput, renderer: Renderer) -> list[str]:
-    """Address and render every step for this order; return what would fail."""
+    """Route and render every step for this order; return what would fail."""
     order, settings = journey.order, journey.settings
-    for_channel = "phone" if settings.channel == "whatsapp" else "email"
-    problems: list[str] = []
+    # Service messages need only an address and, for WhatsApp, the opt-in; marketing
+    # steps without marketing consent are skipped one by one, not refused here.
+    candidates = route(order.customer, settings, MessageCategory.UTILITY)
+    problems = [] if any(c.usable for c in candidates) else no_route_lines(candidates)
     for index, step in enumerate(journey.plan.steps):
-        request = MessageRequest(
-            journey_id=order.journey_id,
-            step=step,
-            order=order,
-            settings=settings,
-            scheduled_for=order.delivered_at,
-            idempotency_key="preview",
-        )
-        if index == 0:
-            try:
-                recipient(request)
-            except NoContact:
-                problems.append(
-                    f"order.customer.{for_channel}: required for channel {settings.channel}"
-                )
         url = PREVIEW_FEEDBACK_URL if step.kind is StepKind.FEEDBACK_REQUEST else None
+        context = message_context(order, settings, url)
         try:
-            renderer.render(
-                step.template, order.customer.locale, message_context(order, settings, url)
-            )
+            renderer.render(step.template, order.customer.locale, context)
+            mapped = settings.whatsapp_templates.get(step.template)
+            for path in mapped.parameters if mapped else []:
+                variable(context, path)
         except TemplateProblem as err:
             problems.append(f"plan.steps.{index} ({step.id}): {err}")
     return problems

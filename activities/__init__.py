@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from activities.channels import make_adapter
+from activities.channels import make_adapters
 from activities.config import WorkerConfig
 from activities.messages import JourneyActivities
 from activities.rendering import Renderer
@@ -11,7 +11,7 @@ from activities.rendering import Renderer
 def build_activities(config: WorkerConfig) -> JourneyActivities:
     return JourneyActivities(
         Renderer(config.templates_dir),
-        make_adapter(config),
+        make_adapters(config),
         config.feedback_secret.get_secret_value().encode(),
     )
 
