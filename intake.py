@@ -1,8 +1,10 @@
 """Validation at the edge: a journey's input is checked whole before anything starts.
 
-Every problem becomes one line naming the field (`order.customer.phone: ...`), and a
-dry run renders every template of the plan for this very order, so a missing
-variable fails now rather than days later inside a running journey.
+Every problem becomes one line naming the field (`order.customer.phone: ...`). The
+customer must be reachable on some channel of the route (models.channels), and a
+dry run renders every template of the plan for this very order, WhatsApp template
+parameters included, so a missing variable fails now rather than days later
+inside a running journey.
 """
 
 from __future__ import annotations
@@ -15,17 +17,17 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, HttpUrl, ValidationError
 
-from activities.messages import NoContact, recipient
-from activities.rendering import Renderer, TemplateProblem, message_context
+from activities.rendering import Renderer, TemplateProblem, message_context, variable
 from models import (
     DeliveredOrder,
     JourneyInput,
     JourneyPlan,
     JourneySettings,
-    MessageRequest,
+    MessageCategory,
     StepKind,
     default_plan,
 )
+from models.channels import no_route_lines, route
 from models.events import Feedback, OrderEvent, Shipment
 from models.journey import JourneyFacts, OrderJourneyInput
 from models.order import Order
@@ -148,22 +150,12 @@ def _parse_store(
 def dry_run(
     order: Order, settings: JourneySettings, plan: JourneyPlan, renderer: Renderer
 ) -> list[str]:
-    """Address the customer and render every message the journey may send for this
-    order (the plan, the stage messages, the store alerts); return what would fail."""
-    problems: list[str] = []
-    for_channel = "phone" if settings.channel == "whatsapp" else "email"
-    request = MessageRequest(
-        journey_id=order.journey_id,
-        step=plan.steps[0],
-        order=order,
-        settings=settings,
-        scheduled_for=PREVIEW_FACTS.delivered_at,
-        idempotency_key="preview",
-    )
-    try:
-        recipient(request)
-    except NoContact:
-        problems.append(f"order.customer.{for_channel}: required for channel {settings.channel}")
+    """Route the customer and render every message the journey may send for this order
+    (the plan, the stage messages, the store alerts); return what would fail."""
+    # Service messages need only an address and, for WhatsApp, the opt-in; marketing
+    # steps without marketing consent are skipped one by one, not refused here.
+    candidates = route(order.customer, settings, MessageCategory.UTILITY)
+    problems = [] if any(c.usable for c in candidates) else no_route_lines(candidates)
     locale = order.customer.locale
     labelled = [(f"plan.steps.{i} ({step.id})", step) for i, step in enumerate(plan.steps)]
     labelled += [(f"stage message {step.id}", step) for step in STAGE_STEPS]
@@ -172,6 +164,9 @@ def dry_run(
         context = message_context(order, settings, url, PREVIEW_FACTS)
         try:
             renderer.render(step.template, locale, context)
+            mapped = settings.whatsapp_templates.get(step.template)
+            for path in mapped.parameters if mapped else []:
+                variable(context, path)
         except TemplateProblem as err:
             problems.append(f"{label}: {err}")
     for template in ALERT_TEMPLATES:

@@ -26,7 +26,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities import JourneyActivities, WorkerConfig, build_activities
 from connection import connect, exit_process
-from models import TASK_QUEUE
+from models import TASK_QUEUE, Channel
 from workflows import OrderJourney, PostPurchaseJourney
 
 log = logging.getLogger("journey.worker")
@@ -76,10 +76,11 @@ async def serve(config: WorkerConfig) -> None:
     try:
         async with worker:
             log.info(
-                "worker polling task queue %r on %s (adapter: %s)",
+                "worker polling task queue %r on %s (whatsapp by %s, email by %s)",
                 task_queue,
                 client.service_client.config.target_host,
-                config.adapter,
+                config.adapter_for(Channel.WHATSAPP),
+                config.adapter_for(Channel.EMAIL),
             )
             await stop.wait()
             log.info("shutting down: finishing in-flight sends (up to %s)", shutdown_grace)

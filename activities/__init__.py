@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from activities.alerts import StoreAlerts
-from activities.channels import make_adapter
+from activities.channels import make_adapters
 from activities.config import WorkerConfig
 from activities.ledger import JsonLinesLedger
 from activities.messages import JourneyActivities
@@ -16,7 +16,7 @@ def build_activities(config: WorkerConfig) -> JourneyActivities:
     renderer = Renderer(config.templates_dir)
     return JourneyActivities(
         renderer,
-        make_adapter(config),
+        make_adapters(config),
         config.feedback_secret.get_secret_value().encode(),
         _store_alerts(config, renderer),
     )

@@ -11,10 +11,24 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from models import TASK_QUEUE
+from models import TASK_QUEUE, Channel
 
 
 class AdapterName(StrEnum):
+    """Adapters that carry any channel."""
+
+    OUTBOX = "outbox"
+    WEBHOOK = "webhook"
+
+
+class WhatsAppAdapterName(StrEnum):
+    CLOUD_API = "cloud_api"
+    OUTBOX = "outbox"
+    WEBHOOK = "webhook"
+
+
+class EmailAdapterName(StrEnum):
+    RESEND = "resend"
     OUTBOX = "outbox"
     WEBHOOK = "webhook"
 
@@ -23,8 +37,11 @@ class WorkerConfig(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="JOURNEY_", extra="ignore")
 
     adapter: AdapterName = Field(
-        default=AdapterName.OUTBOX, description="Which adapter carries every channel."
+        default=AdapterName.OUTBOX,
+        description="Which adapter carries every channel without an override of its own.",
     )
+    whatsapp_adapter: WhatsAppAdapterName | None = None
+    email_adapter: EmailAdapterName | None = None
     outbox_path: Path = Path(".journey/outbox.jsonl")
     alerts_path: Path | None = Field(
         default=None, description="Store alerts without a webhook; beside the outbox by default."
@@ -34,8 +51,22 @@ class WorkerConfig(BaseSettings):
     alert_webhook_url: str | None = Field(
         default=None, description="Where store alerts go; defaults to webhook_url."
     )
+    whatsapp_api_base: str = "https://graph.facebook.com"
+    whatsapp_api_version: str = Field(default="v23.0", pattern=r"^v\d+\.\d+$")
+    whatsapp_phone_number_id: str | None = None
+    whatsapp_token: SecretStr | None = None
+    email_api_base: str = "https://api.resend.com"
+    email_api_key: SecretStr | None = None
+    email_from: str | None = Field(default=None, description="e.g. 'Loja <pedidos@loja.com.br>'")
+    unsubscribe_url: str | None = Field(
+        default=None, description="The store's opt-out page; emails link to it with ?token=…"
+    )
+    unsubscribe_mailto: str | None = Field(
+        default=None, description="Mailbox that takes opt-outs by email, e.g. sair@loja.com.br"
+    )
     feedback_secret: SecretStr = Field(
-        min_length=16, description="Signs feedback links; the store's feedback page verifies them."
+        min_length=16,
+        description="Signs feedback and unsubscribe links; the store's pages verify them.",
     )
     templates_dir: Path | None = None
     http_timeout_seconds: float = Field(default=10.0, gt=0)
@@ -44,14 +75,59 @@ class WorkerConfig(BaseSettings):
         default=30.0, ge=0, description="How long in-flight sends may finish after SIGTERM."
     )
 
+    def adapter_for(self, channel: Channel) -> str:
+        """The adapter that carries `channel`: its own override, else JOURNEY_ADAPTER."""
+        override = self.whatsapp_adapter if channel is Channel.WHATSAPP else self.email_adapter
+        return str(override or self.adapter)
+
     @model_validator(mode="after")
-    def _webhook_needs_url_and_secret(self) -> WorkerConfig:
-        if self.adapter is AdapterName.WEBHOOK and not (self.webhook_url and self.webhook_secret):
-            raise ValueError(
-                "JOURNEY_ADAPTER=webhook needs JOURNEY_WEBHOOK_URL and JOURNEY_WEBHOOK_SECRET"
+    def _chosen_adapters_have_their_settings(self) -> WorkerConfig:
+        """Fail at start, naming what is missing, rather than at the first send."""
+        problems = []
+        if any(self.adapter_for(c) == AdapterName.WEBHOOK for c in Channel) and not (
+            self.webhook_url and self.webhook_secret
+        ):
+            chooser = (
+                "JOURNEY_ADAPTER"
+                if self.adapter is AdapterName.WEBHOOK
+                else " and ".join(
+                    f"JOURNEY_{c.upper()}_ADAPTER"
+                    for c in Channel
+                    if self.adapter_for(c) == AdapterName.WEBHOOK
+                )
             )
+            problems.append(
+                f"{chooser}=webhook needs JOURNEY_WEBHOOK_URL and JOURNEY_WEBHOOK_SECRET"
+            )
+        required = {
+            WhatsAppAdapterName.CLOUD_API: (
+                "JOURNEY_WHATSAPP_ADAPTER=cloud_api",
+                {
+                    "JOURNEY_WHATSAPP_PHONE_NUMBER_ID": self.whatsapp_phone_number_id,
+                    "JOURNEY_WHATSAPP_TOKEN": self.whatsapp_token,
+                },
+            ),
+            EmailAdapterName.RESEND: (
+                "JOURNEY_EMAIL_ADAPTER=resend",
+                {
+                    "JOURNEY_EMAIL_API_KEY": self.email_api_key,
+                    "JOURNEY_EMAIL_FROM": self.email_from,
+                    "JOURNEY_UNSUBSCRIBE_URL": self.unsubscribe_url,
+                    "JOURNEY_UNSUBSCRIBE_MAILTO": self.unsubscribe_mailto,
+                },
+            ),
+        }
+        for chosen in (self.whatsapp_adapter, self.email_adapter):
+            if chosen in required:
+                assert chosen is not None
+                name, needed = required[chosen]
+                missing = [variable for variable, value in needed.items() if not value]
+                if missing:
+                    problems.append(f"{name} needs {', '.join(missing)}")
+        if self.unsubscribe_url and not self.unsubscribe_url.startswith("https://"):
+            problems.append("JOURNEY_UNSUBSCRIBE_URL: must be an https:// URL")
         if self.alert_webhook_url and not self.webhook_secret:
-            raise ValueError(
-                "JOURNEY_ALERT_WEBHOOK_URL needs JOURNEY_WEBHOOK_SECRET to sign alerts"
-            )
+            problems.append("JOURNEY_ALERT_WEBHOOK_URL needs JOURNEY_WEBHOOK_SECRET to sign alerts")
+        if problems:
+            raise ValueError("\n".join(problems))
         return self

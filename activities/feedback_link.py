@@ -1,21 +1,19 @@
 """Signed, expiring feedback links.
 
-A token is `base64url(payload).base64url(hmac_sha256(secret, payload))` where the
-payload names the journey, the order and the expiry. The store's feedback page
-verifies it with `verify_feedback_token` and the same secret. The token is a pure
-function of its inputs, so a retried activity produces the same link.
+The token (activities.signed_tokens) names the journey, the order, the step and the
+expiry. The store's feedback page verifies it with `verify_feedback_token` and the
+same secret. The token is a pure function of its inputs, so a retried activity
+produces the same link.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel
+
+from activities.signed_tokens import InvalidToken, sign_token, verify_token
 
 
 class FeedbackClaims(BaseModel):
@@ -25,44 +23,30 @@ class FeedbackClaims(BaseModel):
     expires_at: datetime
 
 
-class InvalidFeedbackToken(Exception):
-    """The token is malformed, forged or expired."""
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+class InvalidFeedbackToken(InvalidToken):
+    """The token is malformed, forged, expired or not a feedback token."""
 
 
 def sign_feedback_token(claims: FeedbackClaims, secret: bytes) -> str:
-    payload = json.dumps(
+    # No purpose field: links already in customers' hands were signed without one.
+    return sign_token(
         {
             "j": claims.journey_id,
             "o": claims.order_id,
             "s": claims.step_id,
             "e": int(claims.expires_at.timestamp()),
         },
-        separators=(",", ":"),
-        sort_keys=True,
-    ).encode()
-    signature = hmac.new(secret, payload, hashlib.sha256).digest()
-    return f"{_b64(payload)}.{_b64(signature)}"
+        secret,
+    )
 
 
 def verify_feedback_token(token: str, secret: bytes, now: datetime) -> FeedbackClaims:
     try:
-        encoded_payload, encoded_signature = token.split(".")
-        payload = _unb64(encoded_payload)
-        signature = _unb64(encoded_signature)
-    except ValueError as err:
-        raise InvalidFeedbackToken("malformed token") from err
-    expected = hmac.new(secret, payload, hashlib.sha256).digest()
-    if not hmac.compare_digest(signature, expected):
-        raise InvalidFeedbackToken("bad signature")
-    fields = json.loads(payload)
+        fields = verify_token(token, secret)
+    except InvalidToken as err:
+        raise InvalidFeedbackToken(str(err)) from err
+    if "p" in fields or not {"j", "o", "s", "e"} <= fields.keys():
+        raise InvalidFeedbackToken("not a feedback token")
     claims = FeedbackClaims(
         journey_id=fields["j"],
         order_id=fields["o"],
@@ -72,6 +56,13 @@ def verify_feedback_token(token: str, secret: bytes, now: datetime) -> FeedbackC
     if now >= claims.expires_at:
         raise InvalidFeedbackToken(f"expired at {claims.expires_at.isoformat()}")
     return claims
+
+
+def with_token(url: str, token: str) -> str:
+    """`url` with a `token` query parameter added, keeping the query it has."""
+    parts = urlsplit(url)
+    query = urlencode([*parse_qsl(parts.query), ("token", token)])
+    return urlunsplit(parts._replace(query=query))
 
 
 def feedback_url(
@@ -88,7 +79,4 @@ def feedback_url(
     claims = FeedbackClaims(
         journey_id=journey_id, order_id=order_id, step_id=step_id, expires_at=issued_at + ttl
     )
-    token = sign_feedback_token(claims, secret)
-    parts = urlsplit(review_url)
-    query = urlencode([*parse_qsl(parts.query), ("token", token)])
-    return urlunsplit(parts._replace(query=query))
+    return with_token(review_url, sign_feedback_token(claims, secret))

@@ -1,47 +1,80 @@
-"""The activities a journey runs: render a step's message and deliver it."""
+"""The activities a journey runs: render a step's message and deliver it.
+
+A send walks the channel route (models.channels): the first channel that can carry
+the message gets it. When a provider answers that the contact is unreachable on
+its channel (WhatsApp 131026), the send records that and moves on to the next
+channel in the same attempt, and the receipt says which channels to skip later.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
+from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.alerts import StoreAlerts
-from activities.channels.base import ChannelAdapter, OutgoingMessage
+from activities.channels.base import ChannelAdapter, OutgoingMessage, TemplateCall
 from activities.feedback_link import feedback_url
 from activities.heartbeat import heartbeating
-from activities.rendering import Renderer, TemplateProblem, message_context
-from models import Channel, MessageRequest, Receipt
-from models.errors import SendErrorType
+from activities.rendering import (
+    RenderedMessage,
+    Renderer,
+    TemplateProblem,
+    message_context,
+    variable,
+)
+from models import Channel, MessageCategory, MessageRequest, Receipt
+from models.channels import (
+    WHATSAPP_LANGUAGES,
+    Candidate,
+    message_category,
+    route,
+    route_reason,
+)
+from models.errors import CANNOT_CARRY, CONTACT_FAILURES, SendErrorType
 
 
-class NoContact(Exception):
-    pass
+def idempotency_key(request: MessageRequest, index: int, channel: Channel) -> str:
+    """The first channel tried keeps the step's key; a fallback gets its own.
+
+    The route is a pure function of the request, and an unreachable contact answers
+    the same on every attempt, so a retry after a crash tries the same channels with
+    the same keys and the provider drops the repeat. A separate key for a fallback
+    keeps a provider that saw the failed first try (one webhook carrying both
+    channels) from taking the fallback for a repeat of it.
+    """
+    if index == 0:
+        return request.idempotency_key
+    return f"{request.idempotency_key}:{channel}"
 
 
-def recipient(request: MessageRequest) -> str:
-    customer = request.order.customer
-    address = customer.phone if request.settings.channel is Channel.WHATSAPP else customer.email
-    if address is None:
-        raise NoContact(f"customer has no contact for channel {request.settings.channel}")
-    return address
+def no_route_error(candidates: list[Candidate], category: MessageCategory) -> ApplicationError:
+    why = "; ".join(f"{c.channel}: {c.describe_obstacles()}" for c in candidates)
+    no_consent_only = category is MessageCategory.MARKETING and any(
+        [o.reason for o in c.obstacles] == ["no marketing consent"] for c in candidates
+    )
+    error_type = SendErrorType.NO_MARKETING_CONSENT if no_consent_only else SendErrorType.NO_CONTACT
+    return ApplicationError(
+        f"no channel can carry this message ({why})", type=error_type, non_retryable=True
+    )
 
 
 class JourneyActivities:
     """Holds what activities share for the worker's lifetime: compiled templates,
-    the channel adapter and its HTTP connection pool."""
+    the channel adapters and their HTTP connection pools."""
 
     def __init__(
         self,
         renderer: Renderer,
-        adapter: ChannelAdapter,
+        adapters: Mapping[Channel, ChannelAdapter],
         feedback_secret: bytes,
         alerts: StoreAlerts,
     ) -> None:
         self._renderer = renderer
-        self._adapter = adapter
+        self._adapters = dict(adapters)
         self._feedback_secret = feedback_secret
         self.alerts = alerts
 
@@ -62,7 +95,9 @@ class JourneyActivities:
         return await self._deliver(request, context)
 
     async def aclose(self) -> None:
-        await self._adapter.aclose()
+        # One adapter may carry several channels; close each once.
+        for adapter in {id(a): a for a in self._adapters.values()}.values():
+            await adapter.aclose()
         await self.alerts.aclose()
 
     def feedback_link(self, request: MessageRequest, *, issued_at: datetime) -> str:
@@ -77,27 +112,93 @@ class JourneyActivities:
             secret=self._feedback_secret,
         )
 
-    async def _deliver(self, request: MessageRequest, context: dict[str, object]) -> Receipt:
+    async def _deliver(self, request: MessageRequest, context: dict[str, Any]) -> Receipt:
         customer = request.order.customer
-        try:
-            to = recipient(request)
-        except NoContact as err:
-            raise ApplicationError(
-                str(err), type=SendErrorType.NO_CONTACT, non_retryable=True
-            ) from err
+        category = message_category(request.step, request.settings)
+        candidates = route(customer, request.settings, category, request.unreachable)
+        usable = [c for c in candidates if c.usable]
+        if not usable:
+            raise no_route_error(candidates, category)
         try:
             rendered = self._renderer.render(request.step.template, customer.locale, context)
+            template_call = self._template_call(request, context)
         except TemplateProblem as err:
             raise ApplicationError(
                 str(err), type=SendErrorType.TEMPLATE_ERROR, non_retryable=True
             ) from err
-        message = OutgoingMessage(
-            idempotency_key=request.idempotency_key,
+
+        failed: dict[Channel, str] = {}
+        unreachable: list[Channel] = []
+        for index, candidate in enumerate(usable):
+            channel = candidate.channel
+            message = self._message(request, rendered, category, template_call, index, channel)
+            try:
+                async with heartbeating():
+                    receipt = await self._adapters[channel].deliver(message)
+            except ApplicationError as err:
+                is_last = index == len(usable) - 1
+                if is_last or err.type not in CONTACT_FAILURES | CANNOT_CARRY:
+                    raise
+                failed[channel] = f"{err.type}: {err.message}"
+                if err.type in CONTACT_FAILURES:
+                    unreachable.append(channel)
+                activity.logger.warning(
+                    "%s cannot carry %s (%s); trying %s",
+                    channel,
+                    request.step.id,
+                    err.message,
+                    usable[index + 1].channel,
+                )
+                continue
+            receipt = receipt.model_copy(
+                update={
+                    "route_reason": route_reason(candidates, channel, failed),
+                    "unreachable": unreachable,
+                }
+            )
+            activity.logger.info(
+                "sent %s by %s via %s (message id %s%s; %s)",
+                request.step.id,
+                receipt.channel,
+                receipt.adapter,
+                receipt.message_id,
+                ", already delivered" if receipt.duplicate else "",
+                receipt.route_reason,
+            )
+            return receipt
+        raise AssertionError("unreachable: the last candidate returns or raises")
+
+    def _template_call(
+        self, request: MessageRequest, context: dict[str, Any]
+    ) -> TemplateCall | None:
+        mapped = request.settings.whatsapp_templates.get(request.step.template)
+        if mapped is None:
+            return None
+        return TemplateCall(
+            name=mapped.name,
+            language=WHATSAPP_LANGUAGES[request.order.customer.locale],
+            parameters=[variable(context, path) for path in mapped.parameters],
+        )
+
+    @staticmethod
+    def _message(
+        request: MessageRequest,
+        rendered: RenderedMessage,
+        category: MessageCategory,
+        template_call: TemplateCall | None,
+        index: int,
+        channel: Channel,
+    ) -> OutgoingMessage:
+        customer = request.order.customer
+        to = customer.phone if channel is Channel.WHATSAPP else customer.email
+        assert to is not None  # the route skips channels without an address
+        return OutgoingMessage(
+            idempotency_key=idempotency_key(request, index, channel),
             journey_id=request.journey_id,
             order_id=request.order.order_id,
             step_id=request.step.id,
             template=request.step.template,
-            channel=request.settings.channel,
+            channel=channel,
             locale=customer.locale,
             to=to,
             customer_name=customer.name,
@@ -105,15 +206,7 @@ class JourneyActivities:
             text=rendered.text,
             html=rendered.html,
             scheduled_for=request.scheduled_for,
+            category=category,
+            whatsapp_template=template_call if channel is Channel.WHATSAPP else None,
+            attempt=activity.info().attempt if activity.in_activity() else 1,
         )
-        async with heartbeating():
-            receipt = await self._adapter.deliver(message)
-        activity.logger.info(
-            "sent %s by %s via %s (message id %s%s)",
-            request.step.id,
-            receipt.channel,
-            receipt.adapter,
-            receipt.message_id,
-            ", already delivered" if receipt.duplicate else "",
-        )
-        return receipt

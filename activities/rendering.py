@@ -126,3 +126,17 @@ def message_context(
     if feedback_url:
         context["feedback_url"] = feedback_url
     return context
+
+
+def variable(context: dict[str, Any], path: str) -> str:
+    """The text at a dotted path of the template variables, e.g. 'customer.first_name'.
+
+    WhatsApp template parameters name their values this way."""
+    value: Any = context
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise TemplateProblem(f"variable {path!r} is undefined")
+        value = value[part]
+    if not isinstance(value, str | int):
+        raise TemplateProblem(f"variable {path!r} is not text")
+    return str(value)

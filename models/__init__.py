@@ -3,6 +3,7 @@
 Workflows import only this package, so it must stay free of I/O.
 """
 
+from models.base import Channel
 from models.journey import (
     DEMO_SPEEDUP,
     TASK_QUEUE,
@@ -23,7 +24,13 @@ from models.order import (
     journey_id,
 )
 from models.plan import JourneyPlan, Step, StepKind, StepPurpose, default_plan
-from models.settings import Channel, Coupon, JourneySettings, SendWindow
+from models.settings import (
+    Coupon,
+    JourneySettings,
+    MessageCategory,
+    SendWindow,
+    WhatsAppTemplate,
+)
 
 __all__ = [
     "DEMO_SPEEDUP",
@@ -39,6 +46,7 @@ __all__ = [
     "JourneySettings",
     "JourneyStatus",
     "Locale",
+    "MessageCategory",
     "MessageRequest",
     "OrderItem",
     "Receipt",
@@ -48,6 +56,7 @@ __all__ = [
     "StepOutcome",
     "StepPurpose",
     "StepStatus",
+    "WhatsAppTemplate",
     "default_plan",
     "journey_id",
 ]

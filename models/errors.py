@@ -1,4 +1,4 @@
-"""Named types of the non-retryable failures a send can end in.
+"""Named types of the failures a send can end in.
 
 Activities raise `ApplicationError(type=...)` with these names; the workflow reads
 them to decide whether the journey goes on.
@@ -11,13 +11,57 @@ class SendErrorType(StrEnum):
     # The provider refused this one message (a 4xx other than 408/409/429).
     # The step is recorded as failed and the journey goes on.
     MESSAGE_REJECTED = "MessageRejected"
-    # The provider says the contact itself is invalid or unreachable. Every later
-    # message would fail the same way, so the journey stops.
+    # The provider says the contact itself is invalid (an email address refused as
+    # `to`, a webhook's "invalid_recipient"). Every later message would fail the same
+    # way, so the journey stops, unless another channel can take over.
     RECIPIENT_REJECTED = "RecipientRejected"
-    # The customer has no address for the journey's channel.
+    # WhatsApp cannot deliver to this number (131026: not on WhatsApp, old app, terms
+    # not accepted). The journey stops unless another channel can take over.
+    RECIPIENT_UNREACHABLE = "RecipientUnreachable"
+    # No channel can reach the customer: no address, no opt-in, or known unreachable.
     NO_CONTACT = "NoContact"
+    # A marketing step for a customer without marketing consent: skipped, and the
+    # journey goes on with its service messages.
+    NO_MARKETING_CONSENT = "NoMarketingConsent"
     # The template could not be rendered for this order. Retrying cannot help.
     TEMPLATE_ERROR = "TemplateError"
+    # WhatsApp needs an approved template here (131047, or none mapped in the settings).
+    TEMPLATE_REQUIRED = "TemplateRequired"
+    # WhatsApp refused a parameter of the request (100).
+    INVALID_PARAMETER = "InvalidParameter"
+    # The store's WhatsApp Business Account is blocked for policy violations (368).
+    SENDER_BLOCKED = "SenderBlocked"
+    # The provider refused the worker's credentials (401/403, WhatsApp 190).
+    PROVIDER_AUTH_REJECTED = "ProviderAuthRejected"
+    # The idempotency key was used before with another payload (email 409): an earlier
+    # attempt went out with different content, so nothing new is sent.
+    IDEMPOTENCY_CONFLICT = "IdempotencyConflict"
 
 
-STOPS_JOURNEY = frozenset({SendErrorType.RECIPIENT_REJECTED, SendErrorType.NO_CONTACT})
+class RetryableSendErrorType(StrEnum):
+    """Types of the retryable errors: Temporal retries them with backoff."""
+
+    # Throughput, pair rate or API limit (WhatsApp 130429, 131056, 80007; email 429).
+    RATE_LIMITED = "RateLimited"
+    # WhatsApp's per-user marketing cap (131049): retried later, at growing intervals.
+    MARKETING_CAP = "MarketingCapReached"
+    # Another request with the same idempotency key is in flight (email 409).
+    IDEMPOTENT_REQUEST_IN_FLIGHT = "IdempotentRequestInFlight"
+
+
+STOPS_JOURNEY = frozenset(
+    {
+        SendErrorType.RECIPIENT_REJECTED,
+        SendErrorType.RECIPIENT_UNREACHABLE,
+        SendErrorType.NO_CONTACT,
+    }
+)
+
+# Failures that say one channel cannot reach the customer at all: the send moves on
+# to the next channel in the route, and later steps skip this one.
+CONTACT_FAILURES = frozenset(
+    {SendErrorType.RECIPIENT_REJECTED, SendErrorType.RECIPIENT_UNREACHABLE}
+)
+# Failures that say one channel cannot carry this one message (WhatsApp without an
+# approved template for it): the send moves on to the next channel for this step only.
+CANNOT_CARRY = frozenset({SendErrorType.TEMPLATE_REQUIRED})

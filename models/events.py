@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, Field, HttpUrl, model_validator
 
-from models.order import Strict
+from models.base import Strict
 
 
 class OrderEventType(StrEnum):

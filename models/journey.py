@@ -7,10 +7,11 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, Field
 
+from models.base import Channel, Strict
 from models.events import Feedback, OrderEvent, Shipment
-from models.order import DeliveredOrder, Order, Strict
+from models.order import DeliveredOrder, Order
 from models.plan import JourneyPlan, Step, default_plan
-from models.settings import Channel, JourneySettings
+from models.settings import JourneySettings
 
 TASK_QUEUE = "post-purchase"
 
@@ -71,6 +72,11 @@ class MessageRequest(Strict):
     settings: JourneySettings
     scheduled_for: AwareDatetime = Field(description="Journey time the step was due.")
     idempotency_key: str
+    unreachable: list[Channel] = Field(
+        default_factory=list,
+        description="Channels earlier steps found unreachable (Receipt.unreachable); "
+        "this send skips them.",
+    )
     facts: JourneyFacts = Field(default_factory=JourneyFacts)
 
 
@@ -93,12 +99,21 @@ class AlertRequest(Strict):
 class Receipt(Strict):
     """A provider's acknowledgement of one send."""
 
-    channel: Channel
+    channel: Channel = Field(description="The channel that carried the message.")
     adapter: str
     message_id: str
     idempotency_key: str
     duplicate: bool = Field(
         default=False, description="The provider had this key already and sent nothing new."
+    )
+    route_reason: str | None = Field(
+        default=None,
+        description="Why this channel carried it, e.g. 'store fallback; whatsapp skipped: "
+        "unreachable (RecipientUnreachable)'.",
+    )
+    unreachable: list[Channel] = Field(
+        default_factory=list,
+        description="Channels this send found unreachable; later steps should skip them.",
     )
 
 
@@ -119,6 +134,7 @@ class StepOutcome(BaseModel):
     error_type: str | None = None
     error: str | None = None
     reason: str | None = Field(default=None, description="Why a step was skipped.")
+    route_reason: str | None = Field(default=None, description="Why this channel carried it.")
 
 
 class JourneyStatus(StrEnum):

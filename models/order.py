@@ -7,7 +7,9 @@ import zoneinfo
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import AwareDatetime, EmailStr, Field, field_validator
+
+from models.base import Channel, Strict
 
 Locale = Literal["pt-BR", "en"]
 SUPPORTED_LOCALES: tuple[Locale, ...] = ("pt-BR", "en")
@@ -22,12 +24,6 @@ BusinessId = Annotated[
 _E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 
 
-class Strict(BaseModel):
-    """Base for input models: unknown fields are an error, not silently dropped."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 class Customer(Strict):
     id: BusinessId | None = None
     name: str = Field(min_length=1, max_length=120)
@@ -35,6 +31,15 @@ class Customer(Strict):
     timezone: str = "America/Sao_Paulo"
     email: EmailStr | None = None
     phone: str | None = Field(default=None, description="E.164, e.g. +5511987654321")
+    whatsapp_opt_in: bool = Field(
+        default=False, description="The customer agreed to hear from the store on WhatsApp."
+    )
+    marketing_opt_in: bool = Field(
+        default=False, description="The customer agreed to marketing messages, on any channel."
+    )
+    preferred_channel: Channel | None = Field(
+        default=None, description="Overrides the store's channel for this customer."
+    )
 
     @field_validator("timezone")
     @classmethod

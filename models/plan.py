@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import Field, model_validator
 
-from models.order import Strict
+from models.base import Strict
 
 
 class StepKind(StrEnum):

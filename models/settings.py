@@ -2,22 +2,53 @@
 
 from __future__ import annotations
 
+import re
 from datetime import time, timedelta
 from enum import StrEnum
 
 from pydantic import Field, HttpUrl, field_validator, model_validator
 
-from models.order import Locale, Strict
+from models.base import Channel, Strict
+from models.order import Locale
 
 MIN_WAIT_AFTER_DELIVERY = timedelta(days=1)
 MAX_WAIT_AFTER_DELIVERY = timedelta(days=2)
 
 
-class Channel(StrEnum):
-    """How the customer is reached. Which provider carries it is the worker's choice."""
+class MessageCategory(StrEnum):
+    """What a message is, in WhatsApp's terms; consent rules depend on it."""
 
-    WHATSAPP = "whatsapp"
-    EMAIL = "email"
+    UTILITY = "utility"  # about the order the customer made: no marketing consent needed
+    MARKETING = "marketing"  # invites to buy or promotes the store: needs marketing consent
+
+
+class WhatsAppTemplate(Strict):
+    """An approved WhatsApp message template that carries one of the plan's templates.
+
+    Post-sale messages go outside WhatsApp's 24-hour service window, where only
+    approved templates may be sent. The local Jinja2 text stays the preview and the
+    text other channels carry.
+    """
+
+    name: str = Field(min_length=1, max_length=512, pattern=r"^[a-z0-9_]+$")
+    category: MessageCategory | None = Field(
+        default=None,
+        description="The category the template was approved under. Unset: derived from "
+        "the step's purpose (promotional is marketing, anything else utility).",
+    )
+    parameters: list[str] = Field(
+        default_factory=list,
+        description="The body's {{1}}, {{2}}, ... in order, each a path into the "
+        "template variables, e.g. 'customer.first_name' or 'feedback_url'.",
+    )
+
+    @field_validator("parameters")
+    @classmethod
+    def _paths(cls, value: list[str]) -> list[str]:
+        for path in value:
+            if not re.fullmatch(r"[a-z_]+(\.[a-z_]+)*", path):
+                raise ValueError(f"{path!r} is not a variable path such as 'customer.first_name'")
+        return value
 
 
 class SendWindow(Strict):
@@ -53,6 +84,15 @@ class JourneySettings(Strict):
     social_handle: str | None = Field(default=None, pattern=r"^@[A-Za-z0-9._]{1,30}$")
     coupon: Coupon | None = None
     feedback_link_ttl: timedelta = timedelta(days=30)
+    fallback_channels: list[Channel] = Field(
+        default_factory=list,
+        description="Tried in order when the customer's channel cannot carry a message "
+        "(no address, no consent, unreachable). Empty: no fallback.",
+    )
+    whatsapp_templates: dict[str, WhatsAppTemplate] = Field(
+        default_factory=dict,
+        description="Approved WhatsApp templates by plan template name, for the Cloud API.",
+    )
     delivery_grace: timedelta = Field(
         default=timedelta(days=2),
         description="How long after the promised date a missing delivery counts as late.",
@@ -76,6 +116,13 @@ class JourneySettings(Strict):
     def _one_to_two_days(cls, value: timedelta) -> timedelta:
         if not MIN_WAIT_AFTER_DELIVERY <= value <= MAX_WAIT_AFTER_DELIVERY:
             raise ValueError(f"must be between 1 and 2 days, got {value}")
+        return value
+
+    @field_validator("fallback_channels")
+    @classmethod
+    def _no_repeats(cls, value: list[Channel]) -> list[Channel]:
+        if len(set(value)) != len(value):
+            raise ValueError("a channel may appear only once")
         return value
 
     @field_validator("feedback_link_ttl")

@@ -16,6 +16,8 @@ ORDER: dict[str, Any] = {
         "timezone": "America/Sao_Paulo",
         "email": "ana@example.com",
         "phone": "+5511987654321",
+        "whatsapp_opt_in": True,
+        "marketing_opt_in": True,
     },
     "items": [{"sku": "SKU-1", "name": "Caneca", "quantity": 1}],
 }

@@ -1,8 +1,10 @@
 """Record the workflow histories the replay test checks: `python -m tests.record_histories`.
 
-Run it after a change that is meant to alter what new journeys do, and commit the new
+Run it after a change that is meant to alter what new journeys do, with the next
+version as its argument (`python -m tests.record_histories v3`), and commit the new
 files next to the old ones: old files prove running journeys still replay, new ones pin
 the new behaviour. Never edit or delete a history of a version that may still run.
+v1 histories are of PostPurchaseJourney, the workflow type before OrderJourney.
 """
 
 from __future__ import annotations
@@ -10,44 +12,78 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sys
+import tempfile
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from temporalio.testing import WorkflowEnvironment
 
 from activities import JourneyActivities, WorkerConfig, build_activities
 from connection import DATA_CONVERTER
-from starter import start_journey
 from tests import builders
 from tests.conftest import FEEDBACK_SECRET
-from tests.journeys import running_worker
+from tests.journeys import Journey, running_worker
 from tests.provider_sink import Answer, ProviderSink
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
-TWO_STEPS = {
-    "steps": [
-        {"id": "thanks", "template": "thanks"},
-        {"id": "questions", "template": "delivery_questions", "wait": "P3D"},
-    ]
-}
+Scenario = Callable[[Journey], Awaitable[None]]
+
+
+async def delivered(journey: Journey) -> None:
+    await journey.report("delivered")
+
+
+async def every_stage(journey: Journey) -> None:
+    await journey.report("placed")
+    await journey.wait(hours=30)
+    await journey.report("shipped")
+    await journey.wait(days=2)
+    await journey.report("delivered")
+
+
+async def late_delivery(journey: Journey) -> None:
+    now = await journey.env.get_current_time()
+    journey.order = builders.placed_order(
+        promised_delivery_by=(now + timedelta(days=2)).isoformat()
+    )
+    await journey.report("placed")
+    await journey.wait(days=5)
+    await journey.report("delivered")
+
+
+async def opted_out_while_waiting(journey: Journey) -> None:
+    await journey.report("delivered")
+    await journey.wait(days=2, hours=12)
+    await journey.report("opted_out", reason="asked to stop")
+
+
+async def returned_then_low_rating(journey: Journey) -> None:
+    await journey.report("delivered")
+    await journey.wait(days=2, hours=12)
+    await journey.report("returned")
+    await journey.feedback(2, "chegou quebrado")
+
+
+async def opted_out_while_a_send_retries(journey: Journey) -> None:
+    await journey.report("delivered")
+    await journey.wait(days=1, hours=3)
+    await journey.report("opted_out", reason="asked to stop")
 
 
 async def _record(
-    name: str, activities: JourneyActivities, plan: dict[str, Any] | None, test_server: str
+    name: str, scenario: Scenario, activities: JourneyActivities, test_server: str
 ) -> None:
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=DATA_CONVERTER, test_server_existing_path=test_server
     )
     try:
-        now = await env.get_current_time()
-        order = builders.order(now - timedelta(hours=1), order_id=f"HIST-{name}")
         async with running_worker(env.client, activities) as task_queue:
-            started = await start_journey(
-                env.client, order, builders.settings(), plan, task_queue=task_queue
-            )
-            await started.handle.result()
-            history = await started.handle.fetch_history()
+            journey = Journey(env, task_queue)
+            await scenario(journey)
+            await journey.result()
+            assert journey.handle is not None
+            history = await journey.handle.fetch_history()
         (HISTORIES / f"{name}.json").write_text(history.to_json(), encoding="utf-8")
         print(f"wrote tests/histories/{name}.json")
     finally:
@@ -58,22 +94,37 @@ async def main(version: str) -> None:
     test_server = shutil.which("temporal-test-server", path=str(Path(sys.executable).parent))
     assert test_server, "temporal-test-server is missing: run through python3 dev.py test first"
     HISTORIES.mkdir(exist_ok=True)
-    with ProviderSink().running() as sink:
+    with ProviderSink().running() as sink, tempfile.TemporaryDirectory() as workdir:
         activities = build_activities(
             WorkerConfig(
                 feedback_secret=FEEDBACK_SECRET,
                 adapter="webhook",
                 webhook_url=sink.url,
                 webhook_secret="hook-secret",
+                alerts_path=Path(workdir) / "alerts.jsonl",
             )
         )
-        await _record(f"{version}-default-journey", activities, None, test_server)
+        for name, scenario in [
+            ("order-delivered", delivered),
+            ("order-every-stage", every_stage),
+            ("order-late-delivery", late_delivery),
+            ("order-opted-out", opted_out_while_waiting),
+            ("order-returned-low-rating", returned_then_low_rating),
+        ]:
+            await _record(f"{version}-{name}", scenario, activities, test_server)
         sink.script(Answer(500), Answer(400, {"error": "rejected"}))
-        await _record(f"{version}-retried-then-rejected", activities, TWO_STEPS, test_server)
+        await _record(f"{version}-order-retried-then-rejected", delivered, activities, test_server)
         sink.script(Answer(422, {"reason": "invalid_recipient"}))
-        await _record(f"{version}-invalid-recipient", activities, TWO_STEPS, test_server)
+        await _record(f"{version}-order-invalid-recipient", delivered, activities, test_server)
+        sink.script(*[Answer(503)] * 50)
+        await _record(
+            f"{version}-order-opted-out-mid-send",
+            opted_out_while_a_send_retries,
+            activities,
+            test_server,
+        )
         await activities.aclose()
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else "v1"))
+    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else "v2"))

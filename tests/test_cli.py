@@ -128,3 +128,18 @@ def test_worker_needs_a_feedback_secret() -> None:
 @pytest.fixture(autouse=True)
 def _no_stray_journey_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("JOURNEY_UI_URL", raising=False)
+
+
+def test_worker_names_the_settings_a_chosen_provider_lacks() -> None:
+    result = run(
+        ["worker.py"],
+        {
+            "JOURNEY_FEEDBACK_SECRET": FEEDBACK_SECRET,
+            "JOURNEY_WHATSAPP_ADAPTER": "cloud_api",
+            "JOURNEY_WHATSAPP_PHONE_NUMBER_ID": "109876543210",
+        },
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "JOURNEY_WHATSAPP_ADAPTER=cloud_api needs JOURNEY_WHATSAPP_TOKEN"
+    ]

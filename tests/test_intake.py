@@ -64,3 +64,54 @@ def test_a_plan_naming_an_unknown_template_is_rejected() -> None:
     plan = {"steps": [{"id": "thanks", "template": "thank_you"}]}
     [line] = problems(plan=plan)
     assert line.startswith("plan.steps.0 (thanks): template pt-BR/thank_you.txt.j2 not found")
+
+
+def test_no_whatsapp_opt_in_is_named_when_there_is_no_fallback() -> None:
+    order = builders.order(customer={"whatsapp_opt_in": False})
+    assert problems(order) == ["order.customer.whatsapp_opt_in: required for channel whatsapp"]
+
+
+def test_with_a_fallback_a_customer_reachable_on_it_is_accepted() -> None:
+    order = builders.order(customer={"whatsapp_opt_in": False, "phone": None})
+    journey = validate_journey(order, builders.settings(fallback_channels=["email"]))
+    assert journey.order.customer.email == "ana@example.com"
+
+
+def test_with_a_fallback_only_a_customer_no_channel_can_reach_is_rejected() -> None:
+    order = builders.order(customer={"whatsapp_opt_in": False, "email": None})
+    assert problems(order, builders.settings(fallback_channels=["email"])) == [
+        "order.customer: no channel can reach the customer "
+        "(whatsapp: no WhatsApp opt-in; email: no email)"
+    ]
+
+
+def test_a_preferred_channel_comes_before_the_stores() -> None:
+    # Prefers email and never opted in to WhatsApp: reachable, though the store uses WhatsApp.
+    order = builders.order(customer={"preferred_channel": "email", "whatsapp_opt_in": False})
+    assert validate_journey(order, builders.settings()).order.customer.preferred_channel == "email"
+    # A preference it cannot honour falls back to the store's channel...
+    order = builders.order(customer={"preferred_channel": "email", "email": None})
+    validate_journey(order, builders.settings())
+    # ... and when neither can reach the customer, both are named.
+    order = builders.order(
+        customer={"preferred_channel": "email", "email": None, "whatsapp_opt_in": False}
+    )
+    assert problems(order) == [
+        "order.customer: no channel can reach the customer "
+        "(email: no email; whatsapp: no WhatsApp opt-in)"
+    ]
+
+
+def test_no_marketing_consent_does_not_refuse_the_journey() -> None:
+    order = builders.order(customer={"marketing_opt_in": False})
+    assert validate_journey(order, builders.settings()).order.customer.marketing_opt_in is False
+
+
+def test_whatsapp_template_parameters_are_checked_by_the_dry_run() -> None:
+    mapping = {
+        "thanks": {"name": "pos_venda_obrigado", "parameters": ["customer.first_name"]},
+        "come_back_coupon": {"name": "volte_sempre", "parameters": ["coupon.percent"]},
+    }
+    assert problems(settings=builders.settings(whatsapp_templates=mapping)) == [
+        "plan.steps.4 (come_back_coupon): variable 'coupon.percent' is undefined"
+    ]

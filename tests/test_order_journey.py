@@ -9,7 +9,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities import JourneyActivities
@@ -17,45 +16,9 @@ from models import JourneyProgress, JourneyStatus, StepStatus
 from models.events import Feedback
 from starter import FeedbackRejected, report_event, submit_feedback
 from tests import builders
-from tests.journeys import local_midnight, outbox_lines, running_worker
-from workflows import OrderJourney
+from tests.journeys import Journey, local_midnight, outbox_lines, running_worker
 
 SP = ZoneInfo("America/Sao_Paulo")
-
-
-class Journey:
-    """One order's journey on a time-skipping server, driven like a store backend."""
-
-    def __init__(self, env: WorkflowEnvironment, task_queue: str, **settings: Any) -> None:
-        self.env = env
-        self.task_queue = task_queue
-        self.settings = builders.settings(**settings)
-        self.order = builders.placed_order()
-        self.handle: WorkflowHandle[OrderJourney, JourneyProgress] | None = None
-
-    async def report(self, kind: str, event_id: str | None = None, **fields: Any) -> None:
-        at = fields.pop("at", None) or await self.env.get_current_time()
-        result = await report_event(
-            self.env.client,
-            self.order,
-            builders.event(kind, at, event_id, **fields),
-            self.settings,
-            task_queue=self.task_queue,
-        )
-        # Keep the handle of the call that started the journey: on the time-skipping
-        # server only that one lets time run while the test awaits the result.
-        if self.handle is None or result.started:
-            self.handle = result.handle
-
-    async def wait(self, **duration: float) -> None:
-        await self.env.sleep(timedelta(**duration))
-
-    async def feedback(self, rating: int, comment: str | None = None) -> str:
-        return await submit_feedback(self.env.client, "loja-1", "PED-1", rating, comment)
-
-    async def result(self) -> JourneyProgress:
-        assert self.handle is not None
-        return await self.handle.result()
 
 
 @pytest.fixture

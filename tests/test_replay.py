@@ -3,6 +3,8 @@ against today's workflow code with the production data converter."""
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,8 @@ from temporalio.worker import Replayer
 
 from connection import DATA_CONVERTER
 from worker import sandbox_runner
-from workflows import PostPurchaseJourney
+from workflows import OrderJourney, PostPurchaseJourney
+from workflows.order_journey import CANCEL_SEND_ON_OPT_OUT
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
@@ -19,13 +22,48 @@ HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 def test_there_are_histories_to_replay() -> None:
     names = {path.stem for path in HISTORIES}
     assert {"v1-default-journey", "v1-retried-then-rejected", "v1-invalid-recipient"} <= names
+    assert {
+        "v2-order-delivered",
+        "v2-order-every-stage",
+        "v2-order-late-delivery",
+        "v2-order-opted-out",
+        "v2-order-returned-low-rating",
+        "v2-order-retried-then-rejected",
+        "v2-order-invalid-recipient",
+        # Recorded by the code before the cancel-send-on-opt-out patch: the send went
+        # on after the opt-out. Today's code must still replay it that way.
+        "v2-order-opted-out-mid-send",
+    } <= names
+    assert "v3-order-opted-out-mid-send" in names
+
+
+def patches(path: Path) -> set[str]:
+    """The workflow.patched ids a history recorded."""
+    found = set()
+    for event in json.loads(path.read_text(encoding="utf-8"))["events"]:
+        marker = event.get("markerRecordedEventAttributes")
+        if marker and marker["markerName"] == "core_patch":
+            for payload in marker["details"]["patch-data"]["payloads"]:
+                found.add(json.loads(base64.b64decode(payload["data"]))["id"])
+    return found
+
+
+def test_histories_before_and_after_the_opt_out_cancellation_are_both_kept() -> None:
+    """v2 runs never asked to cancel a send; v3 runs carry the patch marker. Both
+    must replay, which the test below checks for every file."""
+    v2 = [p for p in HISTORIES if p.stem.startswith("v2-")]
+    v3 = [p for p in HISTORIES if p.stem.startswith("v3-")]
+    assert v2 and all(CANCEL_SEND_ON_OPT_OUT not in patches(p) for p in v2)
+    assert v3 and all(CANCEL_SEND_ON_OPT_OUT in patches(p) for p in v3)
+    mid_send = next(p for p in v3 if p.stem == "v3-order-opted-out-mid-send")
+    assert "EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED" in mid_send.read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_history_replays_without_nondeterminism(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
     replayer = Replayer(
-        workflows=[PostPurchaseJourney],
+        workflows=[OrderJourney, PostPurchaseJourney],
         data_converter=DATA_CONVERTER,
         workflow_runner=sandbox_runner(),
     )

@@ -14,7 +14,7 @@ from models import JourneyStatus, StepStatus
 from starter import start_journey
 from tests import builders
 from tests.conftest import FEEDBACK_SECRET
-from tests.journeys import running_worker
+from tests.journeys import Journey, running_worker
 from tests.provider_sink import Answer, ProviderSink
 
 TWO_STEPS = {
@@ -110,3 +110,31 @@ async def test_an_invalid_recipient_stops_the_journey(
     assert questions.status is StepStatus.SKIPPED
     assert questions.reason == "journey stopped: RecipientRejected"
     assert len(sink.received) == 1
+
+
+async def test_an_opt_out_cancels_a_send_that_is_still_retrying(
+    time_skipping_env: WorkflowEnvironment,
+    webhook_activities: JourneyActivities,
+    sink: ProviderSink,
+) -> None:
+    env = time_skipping_env
+    sink.script(*[Answer(503, {"error": "down"})] * 50)
+    async with running_worker(env.client, webhook_activities) as task_queue:
+        journey = Journey(env, task_queue)
+        await journey.report("delivered")
+        # The first message is due after a day; its provider then fails for hours.
+        await journey.wait(days=1, hours=3)
+        attempts = len(sink.received)
+        assert attempts >= 2 and sink.delivered() == []
+        await journey.report("opted_out")
+        progress = await journey.result()
+
+    thanks = progress.steps[0]
+    assert (thanks.step_id, thanks.status, thanks.reason) == (
+        "thanks",
+        StepStatus.SKIPPED,
+        "customer opted out",
+    )
+    assert progress.status is JourneyStatus.STOPPED
+    assert sink.delivered() == []
+    assert len(sink.received) <= attempts + 1  # at most the attempt already in flight

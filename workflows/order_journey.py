@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
     from models import (
+        Channel,
         JourneyProgress,
         JourneySettings,
         JourneyStatus,
@@ -29,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
         StepPurpose,
         StepStatus,
     )
-    from models.errors import STOPS_JOURNEY
+    from models.errors import STOPS_JOURNEY, SendErrorType
     from models.events import (
         ENDS_PROMOTION,
         Feedback,
@@ -73,6 +74,8 @@ LATE_TOLERANCE = timedelta(minutes=1)
 MAX_COMMENT = 2000
 # Sends heartbeat every 2 s: a worker killed mid-send is noticed this soon.
 SEND_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
+# workflow.patched ids: each names a change to the commands a journey issues.
+CANCEL_SEND_ON_OPT_OUT = "cancel-send-on-opt-out"
 PRE_DELIVERY = frozenset({ORDER_CONFIRMATION.id, SHIPPING_UPDATE.id, DELIVERY_APOLOGY.id})
 
 
@@ -119,6 +122,8 @@ class OrderJourney:
         self._origin: datetime | None = None
         self._input: OrderJourneyInput | None = None
         self._progress: JourneyProgress | None = None
+        # Channels a provider said cannot reach the customer; later sends skip them.
+        self._unreachable: list[Channel] = []
 
     # --- the outside world's controls -------------------------------------------------
 
@@ -421,6 +426,7 @@ class OrderJourney:
             scheduled_for=due,
             idempotency_key=f"{journey_id}:{step.id}",
             facts=self._journey_facts(),
+            unreachable=list(self._unreachable),
         )
         activity = REQUEST_FEEDBACK if step.kind is StepKind.FEEDBACK_REQUEST else SEND_MESSAGE
         base = StepOutcome(
@@ -430,24 +436,43 @@ class OrderJourney:
             scheduled_for=due,
             channel=channel,
         )
+        sending = workflow.start_activity(
+            activity,
+            request,
+            result_type=Receipt,
+            start_to_close_timeout=SEND_START_TO_CLOSE,
+            schedule_to_close_timeout=SEND_SCHEDULE_TO_CLOSE,
+            heartbeat_timeout=SEND_HEARTBEAT_TIMEOUT,
+            retry_policy=SEND_RETRY,
+            summary=f"send '{step.template}' by {channel}",
+        )
+        # A send can retry for hours while a provider is down. An opt-out arriving in
+        # that time cancels it rather than letting it land afterwards. Runs started
+        # before this rule never issued that cancellation, so they keep not issuing it.
+        if workflow.patched(CANCEL_SEND_ON_OPT_OUT):
+            await workflow.wait_condition(lambda: sending.done() or self._opt_out_waiting())
+            if not sending.done():
+                sending.cancel()
         try:
-            receipt = await workflow.execute_activity(
-                activity,
-                request,
-                result_type=Receipt,
-                start_to_close_timeout=SEND_START_TO_CLOSE,
-                schedule_to_close_timeout=SEND_SCHEDULE_TO_CLOSE,
-                heartbeat_timeout=SEND_HEARTBEAT_TIMEOUT,
-                retry_policy=SEND_RETRY,
-                summary=f"send '{step.template}' by {channel}",
-            )
+            receipt = await sending
         except ActivityError as err:
-            return base.model_copy(update=_failure(err))
+            if isinstance(err.cause, CancelledError):
+                return base.model_copy(
+                    update={"status": StepStatus.SKIPPED, "reason": "customer opted out"}
+                )
+            failure = _failure(err)
+            if failure["error_type"] == SendErrorType.NO_MARKETING_CONSENT:
+                return base.model_copy(
+                    update={"status": StepStatus.SKIPPED, "reason": "no marketing consent"}
+                )
+            return base.model_copy(update=failure)
+        self._unreachable += [c for c in receipt.unreachable if c not in self._unreachable]
         return base.model_copy(
             update={
                 "sent_at": self._now(),
                 "message_id": receipt.message_id,
                 "channel": receipt.channel,
+                "route_reason": receipt.route_reason,
             }
         )
 
@@ -498,6 +523,10 @@ class OrderJourney:
                 reason=reason,
             )
         )
+
+    def _opt_out_waiting(self) -> bool:
+        """An opt-out has arrived and waits in the inbox for the loop to apply it."""
+        return any(event.type is OrderEventType.OPTED_OUT for event in self._inbox)
 
     def _journey_facts(self) -> JourneyFacts:
         facts = self._facts

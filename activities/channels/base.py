@@ -5,9 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from models import Channel, Locale, Receipt
+from models import Channel, Locale, MessageCategory, Receipt
+
+
+class TemplateCall(BaseModel):
+    """An approved WhatsApp template with its body parameters filled in."""
+
+    name: str
+    language: str  # WhatsApp's code, e.g. pt_BR
+    parameters: list[str]
 
 
 class OutgoingMessage(BaseModel):
@@ -26,6 +34,15 @@ class OutgoingMessage(BaseModel):
     text: str
     html: str
     scheduled_for: datetime
+    category: MessageCategory = MessageCategory.UTILITY
+    whatsapp_template: TemplateCall | None = Field(
+        default=None, description="Set for WhatsApp when the store maps the step's template."
+    )
+    attempt: int = Field(
+        default=1,
+        exclude=True,  # not content: a retry must post the same payload as the first try
+        description="The activity attempt, for backoff that grows with each retry.",
+    )
 
 
 class ChannelAdapter(Protocol):

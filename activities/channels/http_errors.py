@@ -15,6 +15,28 @@ MAX_RETRY_AFTER = timedelta(minutes=15)
 RETRYABLE_STATUSES = frozenset({408, 409, 425, 429})
 
 
+def growing_delay(attempt: int, first: timedelta, cap: timedelta) -> timedelta:
+    """`first` doubled for each attempt after the first, up to `cap`."""
+    doublings = max(0, min(attempt - 1, 30))
+    return min(first * (1 << doublings), cap)
+
+
+def backoff(response: httpx.Response, attempt: int, first: timedelta, cap: timedelta) -> timedelta:
+    """The longer of the provider's `Retry-After` and a delay growing with attempts."""
+    grown = growing_delay(attempt, first, cap)
+    asked = retry_after(response)
+    return max(grown, asked) if asked is not None else grown
+
+
+def json_body(response: httpx.Response) -> dict[str, object]:
+    """The response's JSON object, or {} when it has none."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 def retry_after(response: httpx.Response, now: datetime | None = None) -> timedelta | None:
     """The `Retry-After` header as a delay: delta-seconds or an HTTP date."""
     value = response.headers.get("Retry-After")
