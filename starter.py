@@ -1,6 +1,8 @@
 """Start post-purchase journeys: an API for store backends, and a CLI.
 
     python starter.py start ORDER.json --settings STORE.json [--plan PLAN.json]
+    python starter.py event ORDER.json --event EVENT.json --settings STORE.json
+    python starter.py feedback STORE_ID ORDER_ID --rating 1..5 [--comment TEXT]
 
 Input is validated whole and every message of the plan is rendered as a dry run
 before anything starts. Bad input exits with code 2, one line per invalid field.
@@ -43,7 +45,8 @@ from models.order import Order, journey_id
 from models.schedule import describe_duration
 from workflows import OrderJourney
 
-EXIT_INVALID = 2
+EXIT_INVALID = 2  # bad input: nothing was sent
+EXIT_REFUSED = 3  # the journey refused: it has ended, or the feedback is not acceptable
 
 
 @dataclass(frozen=True)
@@ -207,6 +210,42 @@ async def _start_command(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _event_command(args: argparse.Namespace) -> int:
+    try:
+        order = load_json(args.order, "order")
+        event = load_json(args.event, "event")
+        settings = load_json(args.settings, "settings")
+        plan = load_json(args.plan, "plan") if args.plan else None
+        journey, checked = validate_event(order, event, settings, plan)
+    except InvalidJourney as err:
+        for line in err.problems:
+            print(line, file=sys.stderr)
+        return EXIT_INVALID
+    client = await connect()
+    result = await send_event(client, journey, checked, task_queue=args.task_queue)
+    label = f"{checked.type}:{checked.event_id}"
+    if not result.accepted:
+        print(f"refused: {result.journey_id} has ended; {label} was not applied", file=sys.stderr)
+        return EXIT_REFUSED
+    verb = "started" if result.started else "sent to"
+    print(f"{verb}: {result.journey_id} ({label})")
+    print(f"Web UI: {web_ui_url(client, result.journey_id)}")
+    return 0
+
+
+async def _feedback_command(args: argparse.Namespace) -> int:
+    client = await connect()
+    try:
+        answer = await submit_feedback(
+            client, args.store_id, args.order_id, args.rating, args.comment
+        )
+    except FeedbackRejected as err:
+        print(f"refused: {err}", file=sys.stderr)
+        return EXIT_REFUSED
+    print(answer)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="starter.py", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -222,8 +261,26 @@ def main(argv: list[str] | None = None) -> int:
         "--speedup", type=int, default=1, help="journey time per real time; 86400 is a day a second"
     )
     start.add_argument("--task-queue", default=TASK_QUEUE)
+    start.set_defaults(run=_start_command)
+
+    event = commands.add_parser("event", help="report an order event (placed, shipped, ...)")
+    event.add_argument("order", type=Path, help="JSON file of the order")
+    event.add_argument("--event", type=Path, required=True, help="JSON file of the event")
+    event.add_argument("--settings", type=Path, required=True, help="JSON file of the settings")
+    event.add_argument("--plan", type=Path, help="JSON file of the journey plan")
+    event.add_argument("--task-queue", default=TASK_QUEUE)
+    event.set_defaults(run=_event_command)
+
+    feedback = commands.add_parser("feedback", help="hand a customer's rating to the journey")
+    feedback.add_argument("store_id")
+    feedback.add_argument("order_id")
+    feedback.add_argument("--rating", type=int, required=True, help="1 to 5")
+    feedback.add_argument("--comment")
+    feedback.set_defaults(run=_feedback_command)
+
     args = parser.parse_args(argv)
-    return asyncio.run(_start_command(args))
+    code: int = asyncio.run(args.run(args))
+    return code
 
 
 if __name__ == "__main__":

@@ -143,3 +143,42 @@ def test_worker_names_the_settings_a_chosen_provider_lacks() -> None:
     assert result.stderr.splitlines() == [
         "JOURNEY_WHATSAPP_ADAPTER=cloud_api needs JOURNEY_WHATSAPP_TOKEN"
     ]
+
+
+async def test_events_and_feedback_from_the_command_line(
+    time_skipping_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    env = time_skipping_env
+    now = await env.get_current_time()
+    target = {"TEMPORAL_ADDRESS": env.client.service_client.config.target_host}
+    order = write(tmp_path / "order.json", builders.order(now))
+    store = write(tmp_path / "store.json", builders.settings())
+    placed = write(tmp_path / "placed.json", builders.event("placed", now))
+    delivered = write(tmp_path / "delivered.json", builders.event("delivered", now))
+
+    def event(path: Path) -> subprocess.CompletedProcess[str]:
+        return run(
+            ["starter.py", "event", str(order), "--event", str(path), "--settings", str(store)],
+            target,
+        )
+
+    first = await asyncio.to_thread(event, placed)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines()[0] == "started: post-purchase:loja-1:PED-1 (placed:placed-1)"
+    second = await asyncio.to_thread(event, delivered)
+    assert second.stdout.splitlines()[0] == (
+        "sent to: post-purchase:loja-1:PED-1 (delivered:delivered-1)"
+    )
+
+    # No worker runs here, so the journey cannot answer an update; a bad rating and an
+    # unknown order are refused before that.
+    unknown = await asyncio.to_thread(
+        run, ["starter.py", "feedback", "loja-1", "PED-404", "--rating", "5"], target
+    )
+    assert unknown.returncode == 3
+    assert unknown.stderr.strip() == "refused: no journey for order PED-404 of store loja-1"
+
+    bad = write(tmp_path / "bad.json", {**builders.event("shipped", now), "shipment": None})
+    invalid = await asyncio.to_thread(event, bad)
+    assert invalid.returncode == 2
+    assert invalid.stderr.startswith("event: Value error") or "event" in invalid.stderr
