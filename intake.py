@@ -89,6 +89,21 @@ def validate_journey(
     return journey
 
 
+def validate_store(
+    settings: JourneySettings | Mapping[str, Any],
+    plan: JourneyPlan | Mapping[str, Any] | None = None,
+) -> tuple[JourneySettings, JourneyPlan]:
+    """Settings and a plan shared by many orders (a backfill), checked once."""
+    problems: list[str] = []
+    parsed_settings = _parse(JourneySettings, "settings", settings, problems)
+    parsed_plan = _parse(
+        JourneyPlan, "plan", plan if plan is not None else default_plan(), problems
+    )
+    if problems or parsed_settings is None or parsed_plan is None:
+        raise InvalidJourney(problems)
+    return parsed_settings, parsed_plan
+
+
 def dry_run(journey: JourneyInput, renderer: Renderer) -> list[str]:
     """Address and render every step for this order; return what would fail."""
     order, settings = journey.order, journey.settings
