@@ -30,7 +30,7 @@ from temporalio.client import Client
 from tqdm import tqdm
 
 from activities.rendering import Renderer
-from intake import InvalidJourney, validate_journey
+from intake import InvalidJourney, shared_renderer, validate_journey
 from models import TASK_QUEUE, JourneyInput, JourneyPlan, JourneySettings, default_plan
 from models.schedule import first_send_time
 from starter import start_validated
@@ -136,7 +136,7 @@ async def backfill(
     """
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, got {concurrency}")
-    renderer = renderer or Renderer()  # templates compiled once, for every line
+    renderer = renderer or shared_renderer()  # templates compiled once, for every line
     plan = plan or default_plan()
     now = now or datetime.now(UTC)
     summary = BackfillSummary()

@@ -50,8 +50,10 @@ class Renderer:
         html_name = f"{locale}/{template}.html.j2"
         try:
             text_tmpl = self._env.get_template(text_name)
+            # One context for both blocks, as a whole-template render would use.
+            text_context = text_tmpl.new_context(context)
             blocks = {
-                name: "".join(text_tmpl.blocks[name](text_tmpl.new_context(context))).strip()
+                name: "".join(text_tmpl.blocks[name](text_context)).strip()
                 for name in ("subject", "text")
             }
             html = self._env.get_template(html_name).render(context)
