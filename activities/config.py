@@ -71,6 +71,14 @@ class WorkerConfig(BaseSettings):
     templates_dir: Path | None = None
     http_timeout_seconds: float = Field(default=10.0, gt=0)
     task_queue: str = TASK_QUEUE
+    max_cached_workflows: int = Field(
+        # Journeys sleep for days between steps, so a larger cache buys almost nothing
+        # but memory: about 125 KiB per cached journey.
+        default=250,
+        ge=0,
+        description="Journeys kept in the worker's memory between their steps; the rest "
+        "are replayed from history when they wake. Bounds the worker's memory.",
+    )
     shutdown_grace_seconds: float = Field(
         default=30.0, ge=0, description="How long in-flight sends may finish after SIGTERM."
     )

@@ -16,9 +16,10 @@ HEARTBEAT_EVERY = timedelta(seconds=2)
 @contextlib.asynccontextmanager
 async def heartbeating(every: timedelta = HEARTBEAT_EVERY) -> AsyncIterator[None]:
     async def beat() -> None:
+        # The first beat waits: a send that answers quickly costs no heartbeat at all.
         while True:
-            activity.heartbeat()
             await asyncio.sleep(every.total_seconds())
+            activity.heartbeat()
 
     task = asyncio.create_task(beat())
     try:

@@ -59,9 +59,10 @@ class Renderer:
         context = {**context, "locale": locale}
         try:
             tmpl = self._env.get_template(name)
+            # One context for both blocks, as a whole-template render would use.
+            shared = tmpl.new_context(context)
             subject, text = (
-                "".join(tmpl.blocks[block](tmpl.new_context(context))).strip()
-                for block in ("subject", "text")
+                "".join(tmpl.blocks[block](shared)).strip() for block in ("subject", "text")
             )
         except KeyError as err:
             raise TemplateProblem(f"template {name} has no block {err}") from err

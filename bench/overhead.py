@@ -1,0 +1,168 @@
+"""Overhead: end-to-end journeys per second against a bare workflow on the same worker.
+
+Journeys run with every wait collapsed: a plan whose waits are 0, a send window open
+all day, and a speedup that turns the first step's day into a millisecond. Each then
+costs one timer and five sends through the outbox. The floor is BareJourney with the
+same timers and no-op activities, counted from a journey's own history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.worker import Worker
+
+from activities import WorkerConfig, build_activities
+from bench.bare import BareInput, BareJourney, noop
+from bench.common import FEEDBACK_SECRET, Row, dev_server, median, progress, verdict
+from bench.orders import ALWAYS_OPEN, no_wait_plan, order
+from intake import validate_journey
+from models import JourneyInput
+from starter import start_validated
+from worker import cache_workflow_bytecode, worker_options
+from workflows import OrderJourney
+
+# A day of journey time per millisecond: the first step's wait of at least a day
+# becomes a 1 ms timer.
+SPEEDUP = 86_400_000
+TARGET = 0.9
+
+
+def journeys(count: int, label: str) -> list[JourneyInput]:
+    now = datetime.now(UTC)
+    template = validate_journey(
+        order("bench", "template", now), ALWAYS_OPEN, no_wait_plan(), speedup=SPEEDUP
+    )
+    return [
+        template.model_copy(
+            update={"order": template.order.model_copy(update={"order_id": f"{label}-{n}"})}
+        )
+        for n in range(count)
+    ]
+
+
+@dataclass(frozen=True)
+class Pace:
+    per_second: float
+    cpu_ms: float  # this process's CPU (worker and client) per journey
+
+
+def pace(count: int, began: float, began_cpu: float) -> Pace:
+    return Pace(
+        count / (time.perf_counter() - began),
+        (time.process_time() - began_cpu) * 1000 / count,
+    )
+
+
+async def run_project(client: Client, task_queue: str, batch: list[JourneyInput]) -> Pace:
+    began, began_cpu = time.perf_counter(), time.process_time()
+    started = await asyncio.gather(
+        *(start_validated(client, journey, task_queue=task_queue) for journey in batch)
+    )
+    await asyncio.gather(*(result.handle.result() for result in started))
+    return pace(len(batch), began, began_cpu)
+
+
+async def run_floor(client: Client, task_queue: str, count: int, bare: BareInput) -> Pace:
+    label = uuid.uuid4().hex[:8]
+    began, began_cpu = time.perf_counter(), time.process_time()
+    handles = await asyncio.gather(
+        *(
+            client.start_workflow(
+                BareJourney.run,
+                bare,
+                id=f"bare:{label}:{n}",
+                task_queue=task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+            for n in range(count)
+        )
+    )
+    await asyncio.gather(*(handle.result() for handle in handles))
+    return pace(count, began, began_cpu)
+
+
+async def commands_of(client: Client, workflow_id: str) -> tuple[int, int]:
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    kinds = [event.event_type for event in history.events]
+    return (
+        kinds.count(EventType.EVENT_TYPE_TIMER_STARTED),
+        kinds.count(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED),
+    )
+
+
+async def measure(rounds: int, count: int) -> list[Row]:
+    async with dev_server() as server:
+        client = server.client
+        task_queue = f"bench-{uuid.uuid4()}"
+        with tempfile.TemporaryDirectory() as tmp:
+            config = WorkerConfig(
+                feedback_secret=FEEDBACK_SECRET,
+                adapter="outbox",
+                outbox_path=Path(tmp) / "outbox.jsonl",
+            )
+            activities = build_activities(config)
+            cache_workflow_bytecode(OrderJourney, BareJourney)
+            worker = Worker(
+                client,
+                task_queue=task_queue,
+                workflows=[OrderJourney, BareJourney],
+                activities=[activities.send_message, activities.request_feedback, noop],
+                **worker_options(),
+            )
+            async with worker:
+                # Warm-up: imports, sandbox, templates; and the floor's shape.
+                warm = journeys(1, f"warm-{uuid.uuid4().hex[:8]}")
+                await run_project(client, task_queue, warm)
+                timers, sends = await commands_of(client, warm[0].order.journey_id)
+                bare = BareInput(timers=timers, activities=sends, timer=timedelta(milliseconds=1))
+                await run_floor(client, task_queue, 10, bare)
+
+                paces: dict[str, list[Pace]] = {"project": [], "floor": []}
+                for round_ in range(rounds):
+                    batch = journeys(count, f"r{round_}-{uuid.uuid4().hex[:8]}")
+                    order_ = ["project", "floor"] if round_ % 2 == 0 else ["floor", "project"]
+                    for side in order_:  # alternate which side goes first
+                        if side == "project":
+                            result = await run_project(client, task_queue, batch)
+                        else:
+                            result = await run_floor(client, task_queue, count, bare)
+                        paces[side].append(result)
+                        progress(
+                            f"overhead round {round_ + 1}/{rounds}: {side} "
+                            f"{result.per_second:.1f} journeys/s, {result.cpu_ms:.1f} CPU ms each"
+                        )
+            await activities.aclose()
+
+    project = median([p.per_second for p in paces["project"]])
+    floor = median([p.per_second for p in paces["floor"]])
+    project_cpu = median([p.cpu_ms for p in paces["project"]])
+    floor_cpu = median([p.cpu_ms for p in paces["floor"]])
+    ratio = project / floor
+    shape = f"{count} at once, {timers} timer + {sends} sends each"
+    return [
+        Row(
+            f"overhead: journeys/s ({shape})",
+            f"{project:.1f}",
+            f"{floor:.1f}",
+            f"{ratio:.2f}",
+            f">= {TARGET}",
+            verdict(ratio >= TARGET),
+        ),
+        Row(
+            "overhead: worker+client CPU ms per journey",
+            f"{project_cpu:.1f}",
+            f"{floor_cpu:.1f}",
+            f"{floor_cpu / project_cpu:.2f}",
+            "(floor/project)",
+        ),
+    ]
