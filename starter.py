@@ -315,29 +315,32 @@ def _positive(text: str) -> int:
     return value
 
 
+def _store_arguments(command: argparse.ArgumentParser) -> None:
+    """The store's side of a journey, the same for every command that starts one."""
+    command.add_argument(
+        "--settings", type=Path, required=True, help="JSON file of the store's journey settings"
+    )
+    command.add_argument(
+        "--plan", type=Path, help="JSON file of the journey plan (default: the built-in plan)"
+    )
+    command.add_argument("--task-queue", default=TASK_QUEUE)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="starter.py", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     start = commands.add_parser("start", help="start the journey of a delivered order")
     start.add_argument("order", type=Path, help="JSON file of the delivered order")
-    start.add_argument(
-        "--settings", type=Path, required=True, help="JSON file of the store's journey settings"
-    )
-    start.add_argument(
-        "--plan", type=Path, help="JSON file of the journey plan (default: the built-in plan)"
-    )
+    _store_arguments(start)
     start.add_argument(
         "--speedup", type=int, default=1, help="journey time per real time; 86400 is a day a second"
     )
-    start.add_argument("--task-queue", default=TASK_QUEUE)
     start.set_defaults(run=_start_command)
 
     event = commands.add_parser("event", help="report an order event (placed, shipped, ...)")
     event.add_argument("order", type=Path, help="JSON file of the order")
     event.add_argument("--event", type=Path, required=True, help="JSON file of the event")
-    event.add_argument("--settings", type=Path, required=True, help="JSON file of the settings")
-    event.add_argument("--plan", type=Path, help="JSON file of the journey plan")
-    event.add_argument("--task-queue", default=TASK_QUEUE)
+    _store_arguments(event)
     event.set_defaults(run=_event_command)
 
     feedback = commands.add_parser("feedback", help="hand a customer's rating to the journey")
@@ -351,12 +354,7 @@ def main(argv: list[str] | None = None) -> int:
         "backfill", help="start the journeys of many delivered orders, one JSON per line"
     )
     bulk.add_argument("orders", type=Path, help="JSON Lines file, one delivered order per line")
-    bulk.add_argument(
-        "--settings", type=Path, required=True, help="JSON file of the store's journey settings"
-    )
-    bulk.add_argument(
-        "--plan", type=Path, help="JSON file of the journey plan (default: the built-in plan)"
-    )
+    _store_arguments(bulk)
     bulk.add_argument(
         "--concurrency", type=_positive, default=64, help="starts in flight at once (default 64)"
     )
@@ -366,7 +364,6 @@ def main(argv: list[str] | None = None) -> int:
         default=timedelta(hours=6),
         help="spread first sends over this ISO 8601 duration (default PT6H; PT0S: none)",
     )
-    bulk.add_argument("--task-queue", default=TASK_QUEUE)
 
     bulk.set_defaults(run=_backfill_command)
 
