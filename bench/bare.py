@@ -12,7 +12,7 @@ from datetime import timedelta
 from temporalio import activity, workflow
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.post_purchase import SEND_RETRY, SEND_SCHEDULE_TO_CLOSE, SEND_START_TO_CLOSE
+    from models.sending import SEND_RETRY, SEND_SCHEDULE_TO_CLOSE, SEND_START_TO_CLOSE
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ picture, and checks the stop rules right before every send.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -30,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         StepPurpose,
         StepStatus,
     )
+    from models.agenda import Action, Facts
     from models.errors import STOPS_JOURNEY, SendErrorType
     from models.events import (
         ENDS_PROMOTION,
@@ -51,6 +51,15 @@ with workflow.unsafe.imports_passed_through():
         first_send_time,
         next_in_window,
     )
+    from models.sending import (
+        ALERT_STORE,
+        REQUEST_FEEDBACK,
+        SEND_HEARTBEAT_TIMEOUT,
+        SEND_MESSAGE,
+        SEND_RETRY,
+        SEND_SCHEDULE_TO_CLOSE,
+        SEND_START_TO_CLOSE,
+    )
     from models.stages import (
         DELIVERY_APOLOGY,
         FEEDBACK_REMINDER,
@@ -60,54 +69,12 @@ with workflow.unsafe.imports_passed_through():
         SUPPORT_FOLLOWUP,
     )
 
-from workflows.post_purchase import (
-    REQUEST_FEEDBACK,
-    SEND_MESSAGE,
-    SEND_RETRY,
-    SEND_SCHEDULE_TO_CLOSE,
-    SEND_START_TO_CLOSE,
-)
-
-ALERT_STORE = "alert_store"
 # Timer and dispatch latency: a send this late (in real time) still counts as on time.
 LATE_TOLERANCE = timedelta(minutes=1)
 MAX_COMMENT = 2000
-# Sends heartbeat every 2 s: a worker killed mid-send is noticed this soon.
-SEND_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 # workflow.patched ids: each names a change to the commands a journey issues.
 CANCEL_SEND_ON_OPT_OUT = "cancel-send-on-opt-out"
 PRE_DELIVERY = frozenset({ORDER_CONFIRMATION.id, SHIPPING_UPDATE.id, DELIVERY_APOLOGY.id})
-
-
-@dataclass
-class Action:
-    """One message on the agenda: to the customer (a step) or to the store (an alert)."""
-
-    seq: int
-    due: datetime
-    why: str
-    step: Step | None = None
-    alert: AlertKind | None = None
-
-    @property
-    def name(self) -> str:
-        return self.step.id if self.step else f"alert_{self.alert}"
-
-
-@dataclass
-class Facts:
-    placed: bool = False
-    delivered_at: datetime | None = None
-    promised_by: datetime | None = None
-    shipment_event: OrderEvent | None = None
-    promotion_ended_by: str | None = None
-    opted_out: str | None = None
-    stopped: str | None = None  # opted out, or the provider refused the recipient
-    feedback: Feedback | None = None
-    late_reported: bool = False
-    plan_scheduled: bool = False
-    last_event_at: datetime | None = None
-    seen: set[str] = field(default_factory=set)
 
 
 @workflow.defn

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -27,19 +26,13 @@ with workflow.unsafe.imports_passed_through():
         first_send_time,
         next_in_window,
     )
-
-# Activities are referred to by name so this module imports no I/O code.
-SEND_MESSAGE = "send_message"
-REQUEST_FEEDBACK = "request_feedback"
-
-SEND_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=5),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=10),
-)
-SEND_START_TO_CLOSE = timedelta(seconds=30)
-# A provider down for longer than this fails the step rather than holding the journey.
-SEND_SCHEDULE_TO_CLOSE = timedelta(hours=12)
+    from models.sending import (
+        REQUEST_FEEDBACK,
+        SEND_MESSAGE,
+        SEND_RETRY,
+        SEND_SCHEDULE_TO_CLOSE,
+        SEND_START_TO_CLOSE,
+    )
 
 
 @workflow.defn
