@@ -14,6 +14,8 @@ the namespace (README, "Finding journeys").
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,8 +28,10 @@ from temporalio.client import (
     WorkflowExecution,
     WorkflowExecutionDescription,
     WorkflowExecutionStatus,
+    WorkflowFailureError,
     WorkflowUpdateFailedError,
 )
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.rendering import Renderer, message_context
@@ -44,6 +48,7 @@ from workflows import OrderJourney
 EXIT_INVALID = 2
 EXIT_NOT_FOUND = 3
 JOURNEY_TYPE = "OrderJourney"
+ENDING_SECONDS = 30
 
 
 class OperationFailed(Exception):
@@ -222,6 +227,9 @@ async def opt_out_journey(client: Client, workflow_id: str, reason: str = "") ->
     try:
         return await handle.execute_update(OrderJourney.opt_out, reason)
     except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        if not (isinstance(cause, ApplicationError) and cause.type == "JourneyEnded"):
+            raise OperationFailed(str(cause)) from err
         refusal: Exception = err
     except RPCError as err:
         if err.status is not RPCStatusCode.NOT_FOUND:
@@ -232,6 +240,12 @@ async def opt_out_journey(client: Client, workflow_id: str, reason: str = "") ->
         description = await handle.describe()
     except RPCError as err:
         raise OperationFailed(f"no journey {workflow_id}") from err
+    if description.status is WorkflowExecutionStatus.RUNNING:
+        # The journey refused because it has just ended; its run closes in a moment.
+        with contextlib.suppress(WorkflowFailureError):
+            async with asyncio.timeout(ENDING_SECONDS):
+                await handle.result()
+        description = await handle.describe()
     if description.status is WorkflowExecutionStatus.COMPLETED:
         if (await handle.result()).opted_out:
             return "already opted out"

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
@@ -17,7 +18,7 @@ from intake import PREVIEW_FEEDBACK_URL
 from models import DeliveredOrder, JourneySettings, default_plan
 from models.journey import JourneyFacts
 from models.search import CUSTOMER_ID, JOURNEY_STAGE, NEXT_ACTION_AT
-from starter import report_event
+from starter import SEARCH_ATTRIBUTES_ENV, report_event
 from tests import builders
 from tests.journeys import running_worker
 from tests.processes import wait_until
@@ -97,20 +98,24 @@ async def _cli(env: WorkflowEnvironment, *args: str) -> Any:
 
 
 async def test_operators_find_read_and_steer_journeys_by_search_attributes(
-    indexed_env: WorkflowEnvironment, outbox_activities: JourneyActivities
+    indexed_env: WorkflowEnvironment,
+    outbox_activities: JourneyActivities,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     env, client = indexed_env, indexed_env.client
     now = datetime.now(UTC)
     async with running_worker(client, outbox_activities) as task_queue:
 
-        async def report(order: dict[str, Any], kind: str, **fields: Any) -> None:
+        async def report(
+            order: dict[str, Any], kind: str, indexed: bool | None = True, **fields: Any
+        ) -> None:
             await report_event(
                 client,
                 order,
                 builders.event(kind, now, **fields),
                 builders.settings(),
                 task_queue=task_queue,
-                search_attributes=True,
+                search_attributes=indexed,
             )
 
         waiting = builders.placed_order(store_id="loja-a", order_id="A-1", customer={"id": "C-1"})
@@ -122,7 +127,9 @@ async def test_operators_find_read_and_steer_journeys_by_search_attributes(
         opted = builders.placed_order(store_id="loja-b", order_id="B-1")
         await report(waiting, "delivered")
         await report(late, "placed")
-        await report(opted, "delivered")
+        # Without the argument, the environment decides, as for starter.py.
+        monkeypatch.setenv(SEARCH_ATTRIBUTES_ENV, "1")
+        await report(opted, "delivered", indexed=None)
 
         base = 'WorkflowType = "OrderJourney"'
         await _find(
@@ -135,11 +142,12 @@ async def test_operators_find_read_and_steer_journeys_by_search_attributes(
         await _find(
             client, f'{base} AND JourneyStage = "delivery_late"', {"post-purchase:loja-a:A-2"}
         )
-        # The first message goes a day after delivery at the earliest.
-        soon = (now + timedelta(hours=20)).isoformat()
+        # A-1's first message goes 1 to 2 days after delivery; A-2's next action is
+        # the delivery check weeks away once its messages are out.
+        soon, later = (now + timedelta(hours=20)).isoformat(), (now + timedelta(days=3)).isoformat()
         await _find(
             client,
-            f'{base} AND StoreId = "loja-a" AND NextActionAt > "{soon}"',
+            f'{base} AND StoreId = "loja-a" AND NextActionAt BETWEEN "{soon}" AND "{later}"',
             {"post-purchase:loja-a:A-1"},
         )
 
@@ -188,7 +196,7 @@ async def test_operators_find_read_and_steer_journeys_by_search_attributes(
         async def is_cancelled() -> bool:
             return (await late_handle.describe()).status is WorkflowExecutionStatus.CANCELED
 
-        await wait_until(is_cancelled, 10, "cancelled journey", 0.2)
+        await wait_until(is_cancelled, 30, "cancelled journey", 0.2)
         missing = await _cli(env, "status", "loja-a", "NOPE")
         assert missing.returncode == 3
         assert missing.stderr.strip() == "no journey post-purchase:loja-a:NOPE"
