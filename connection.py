@@ -16,16 +16,18 @@ from urllib.parse import quote
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
+from temporalio.runtime import Runtime
 
 # The one data converter: client, worker, tests and replayer all use it.
 DATA_CONVERTER = pydantic_data_converter
 DEFAULT_ADDRESS = "localhost:7233"
 
 
-async def connect() -> Client:
+async def connect(runtime: Runtime | None = None) -> Client:
+    """`runtime`: the worker's, when it serves metrics (observability.metrics_runtime)."""
     config = ClientConfig.load_client_connect_config()
     config.setdefault("target_host", DEFAULT_ADDRESS)
-    return await Client.connect(**config, data_converter=DATA_CONVERTER)
+    return await Client.connect(**config, data_converter=DATA_CONVERTER, runtime=runtime)
 
 
 def web_ui_url(client: Client, workflow_id: str) -> str:

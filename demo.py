@@ -26,12 +26,13 @@ from temporalio.client import Client
 
 from connection import connect, web_ui_url
 from intake import load_json
-from models import DEMO_SPEEDUP
-from starter import start_journey
+from models import DEMO_SPEEDUP, search
+from starter import SEARCH_ATTRIBUTES_ENV, start_journey
 
 ROOT = Path(__file__).resolve().parent
 STATE = ROOT / ".journey"
 OUTBOX = STATE / "outbox.jsonl"
+METRICS_ADDRESS = "127.0.0.1:9464"
 
 
 def _temporal_cli() -> str:
@@ -130,12 +131,17 @@ async def run_demo(keep_running: bool) -> int:
         "8233",
         "--log-level",
         "warn",
+        # Operators find journeys by these (README, "Finding journeys").
+        *search.dev_server_flags(),
     ]
+    # The dev server has the search attributes: start runs with them.
+    os.environ.setdefault(SEARCH_ATTRIBUTES_ENV, "1")
     worker_env = {
         **os.environ,
         "JOURNEY_FEEDBACK_SECRET": _dev_secret(),
         "JOURNEY_OUTBOX_PATH": str(OUTBOX),
         "JOURNEY_ADAPTER": "outbox",
+        "JOURNEY_METRICS_ADDRESS": os.environ.get("JOURNEY_METRICS_ADDRESS", METRICS_ADDRESS),
     }
     print("starting the Temporal dev server (Web UI: http://localhost:8233) ...", flush=True)
     with _process(server_args, STATE / "server.log") as server:
@@ -148,6 +154,7 @@ async def run_demo(keep_running: bool) -> int:
             print(f"journey {result.journey_id} started: a day of the journey passes every second")
             print(f"watch it in the Web UI: {web_ui_url(client, result.journey_id)}")
             print(f"messages land in {OUTBOX.relative_to(ROOT)}; worker log: .journey/worker.log")
+            print(f"worker metrics: http://{worker_env['JOURNEY_METRICS_ADDRESS']}/metrics")
             outcome = asyncio.ensure_future(result.handle.result())
             await _follow(result.journey_id, outcome)
             progress = outcome.result()

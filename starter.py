@@ -5,6 +5,7 @@
     python starter.py feedback STORE_ID ORDER_ID --rating 1..5 [--comment TEXT]
     python starter.py backfill ORDERS.jsonl --settings STORE.json [--plan PLAN.json]
         [--concurrency 64] [--jitter-window PT6H]
+    python starter.py status|list|cancel|opt-out|preview ...   (operations.py)
 
 Input is validated whole and every message of the plan is rendered as a dry run
 before anything starts. Bad input exits with code 2, one line per invalid field.
@@ -14,10 +15,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+import operations
 from activities.rendering import Renderer
 from connection import connect, exit_process, web_ui_url
 from intake import InvalidJourney, load_json, validate_event, validate_journey, validate_store
@@ -46,12 +49,20 @@ from models import (
 from models.events import FeedbackSubmission, OrderEvent, OrderEventType
 from models.journey import OrderJourneyInput
 from models.order import Order, journey_id
-from models.schedule import describe_duration
+from models.schedule import describe_duration, describe_local
+from models.search import start_attributes
 from workflows import OrderJourney
 
 EXIT_INVALID = 2  # bad input: nothing was sent
 EXIT_REFUSED = 3  # the journey refused: it has ended, or the feedback is not acceptable
 _DURATION = TypeAdapter(timedelta)
+# Start runs with search attributes (models/search.py): on where the namespace has them
+# registered (production, `dev.py run`); off for the time-skipping test server.
+SEARCH_ATTRIBUTES_ENV = "JOURNEY_SEARCH_ATTRIBUTES"
+
+
+def search_attributes_enabled() -> bool:
+    return os.environ.get(SEARCH_ATTRIBUTES_ENV, "0").lower() in {"1", "true", "yes"}
 
 
 @dataclass(frozen=True)
@@ -65,9 +76,12 @@ class JourneyStarted:
         return self.handle.id
 
 
-def run_summary(order: Order) -> str:
+def run_summary(order: Order, delivered_at: datetime | None = None) -> str:
     """The one-line summary operators see on the run. No customer contact details."""
-    return f"Order {order.order_id} of store {order.store_id}"
+    summary = f"Order {order.order_id} of store {order.store_id}"
+    if delivered_at is not None:
+        summary += f", delivered {describe_local(delivered_at, order.customer.timezone)}"
+    return summary
 
 
 def run_details(journey: OrderJourneyInput) -> str:
@@ -136,6 +150,7 @@ async def report_event(
     speedup: int = 1,
     task_queue: str = TASK_QUEUE,
     renderer: Renderer | None = None,
+    search_attributes: bool | None = None,
 ) -> JourneyStarted:
     """Send an order event to the order's journey, starting the journey if needed.
 
@@ -145,15 +160,29 @@ async def report_event(
     journey, checked = validate_event(
         order, event, settings, plan, speedup=speedup, renderer=renderer
     )
-    return await send_event(client, journey, checked, task_queue=task_queue)
+    return await send_event(
+        client, journey, checked, task_queue=task_queue, search_attributes=search_attributes
+    )
 
 
 async def send_event(
-    client: Client, journey: OrderJourneyInput, event: OrderEvent, *, task_queue: str = TASK_QUEUE
+    client: Client,
+    journey: OrderJourneyInput,
+    event: OrderEvent,
+    *,
+    task_queue: str = TASK_QUEUE,
+    search_attributes: bool | None = None,
 ) -> JourneyStarted:
     """Give the event to the order's journey, starting the journey with it if the order
-    has none. One call for a new journey; a second one, a signal, for an existing one."""
+    has none. One call for a new journey; a second one, a signal, for an existing one.
+
+    `search_attributes` (default: JOURNEY_SEARCH_ATTRIBUTES) starts the run with StoreId,
+    OrderId and CustomerId; the run then keeps JourneyStage and NextActionAt up to date.
+    """
     journey_id = journey.order.journey_id
+    if search_attributes is None:
+        search_attributes = search_attributes_enabled()
+    delivered_at = event.occurred_at if event.type is OrderEventType.DELIVERED else None
     try:
         handle = await client.start_workflow(
             OrderJourney.run,
@@ -162,8 +191,9 @@ async def send_event(
             task_queue=task_queue,
             # One journey per order, ever: a finished journey is not started again.
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=run_summary(journey.order),
+            static_summary=run_summary(journey.order, delivered_at),
             static_details=run_details(journey),
+            search_attributes=start_attributes(journey.order) if search_attributes else None,
         )
         return JourneyStarted(handle, started=True)
     except WorkflowAlreadyStartedError:
@@ -367,7 +397,11 @@ def main(argv: list[str] | None = None) -> int:
 
     bulk.set_defaults(run=_backfill_command)
 
+    operations.add_commands(commands)  # status, list, cancel, opt-out, preview
+
     args = parser.parse_args(argv)
+    if getattr(args, "operation", None):
+        return asyncio.run(operations.run_command(args.operation, args))
     code: int = asyncio.run(args.run(args))
     return code
 

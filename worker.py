@@ -6,6 +6,9 @@ Temporal connection: `temporalio.envconfig` (TEMPORAL_ADDRESS, TEMPORAL_NAMESPAC
 TEMPORAL_API_KEY, TEMPORAL_TLS, TEMPORAL_PROFILE, ...). Channels and secrets:
 JOURNEY_* variables, see `activities/config.py` and the README.
 
+Operations: JOURNEY_METRICS_ADDRESS serves Prometheus metrics, JOURNEY_LOG_FORMAT=json
+prints JSON lines (see `observability.py`).
+
 SIGINT or SIGTERM stops polling for new work and lets in-flight sends finish within
 JOURNEY_SHUTDOWN_GRACE_SECONDS (default 30) before the process exits.
 """
@@ -31,6 +34,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities import JourneyActivities, WorkerConfig, build_activities
 from connection import connect, exit_process
 from models import TASK_QUEUE, Channel
+from observability import configure_logging, metrics_runtime
 from workflows import OrderJourney, PostPurchaseJourney
 
 log = logging.getLogger("journey.worker")
@@ -104,7 +108,7 @@ def build_worker(
 async def serve(config: WorkerConfig) -> None:
     task_queue = config.task_queue
     shutdown_grace = timedelta(seconds=config.shutdown_grace_seconds)
-    client = await connect()
+    client = await connect(metrics_runtime(config.metrics_address))
     activities = build_activities(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -120,11 +124,12 @@ async def serve(config: WorkerConfig) -> None:
     try:
         async with worker:
             log.info(
-                "worker polling task queue %r on %s (whatsapp by %s, email by %s)",
+                "worker polling task queue %r on %s (whatsapp by %s, email by %s, metrics %s)",
                 task_queue,
                 client.service_client.config.target_host,
                 config.adapter_for(Channel.WHATSAPP),
                 config.adapter_for(Channel.EMAIL),
+                f"on http://{config.metrics_address}/metrics" if config.metrics_address else "off",
             )
             await stop.wait()
             log.info("shutting down: finishing in-flight sends (up to %s)", shutdown_grace)
@@ -134,10 +139,6 @@ async def serve(config: WorkerConfig) -> None:
 
 
 def main() -> int:
-    logging.basicConfig(
-        level=os.environ.get("JOURNEY_LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     try:
         config = WorkerConfig()  # fields come from the environment
     except ValidationError as err:
@@ -147,6 +148,7 @@ def main() -> int:
                 message = f"JOURNEY_{'_'.join(map(str, item['loc'])).upper()}: {message}"
             print(message, file=sys.stderr)
         return 2
+    configure_logging(config.log_level, config.log_format)
     asyncio.run(serve(config))
     return 0
 

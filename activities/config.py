@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -82,6 +83,13 @@ class WorkerConfig(BaseSettings):
     shutdown_grace_seconds: float = Field(
         default=30.0, ge=0, description="How long in-flight sends may finish after SIGTERM."
     )
+    metrics_address: str | None = Field(
+        default=None,
+        pattern=r"^[^:\s]*:\d{1,5}$",
+        description="host:port of the Prometheus endpoint, e.g. 127.0.0.1:9464; unset: none.",
+    )
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     def adapter_for(self, channel: Channel) -> str:
         """The adapter that carries `channel`: its own override, else JOURNEY_ADAPTER."""

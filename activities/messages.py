@@ -136,6 +136,7 @@ class JourneyActivities:
                 async with heartbeating():
                     receipt = await self._adapters[channel].deliver(message)
             except ApplicationError as err:
+                _count_attempt(channel, request.step.template, str(err.type or "error"))
                 is_last = index == len(usable) - 1
                 if is_last or err.type not in CONTACT_FAILURES | CANNOT_CARRY:
                     raise
@@ -150,6 +151,8 @@ class JourneyActivities:
                     usable[index + 1].channel,
                 )
                 continue
+            outcome = "duplicate" if receipt.duplicate else "accepted"
+            _count_attempt(channel, request.step.template, outcome)
             receipt = receipt.model_copy(
                 update={
                     "route_reason": route_reason(candidates, channel, failed),
@@ -210,3 +213,15 @@ class JourneyActivities:
             whatsapp_template=template_call if channel is Channel.WHATSAPP else None,
             attempt=activity.info().attempt if activity.in_activity() else 1,
         )
+
+
+def _count_attempt(channel: Channel, template: str, outcome: str) -> None:
+    """Provider answers by channel, template and outcome (`accepted`, `duplicate`, or the
+    refusal's error type), on the worker's metrics endpoint. Transient failures that
+    Temporal retries show in the SDK's activity metrics instead."""
+    if not activity.in_activity():
+        return
+    counter = activity.metric_meter().create_counter(
+        "journey_provider_answers", "provider answers to sends by channel, template and outcome"
+    )
+    counter.add(1, {"channel": str(channel), "template": template, "outcome": outcome})

@@ -40,6 +40,7 @@ class Facts:
     promotion_ended_by: str | None = None
     opted_out: str | None = None
     stopped: str | None = None  # opted out, or the provider refused the recipient
+    stop_kind: str | None = None  # `opted_out` or the error type: a metric label
     feedback: Feedback | None = None
     late_reported: bool = False
     plan_scheduled: bool = False

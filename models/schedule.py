@@ -6,9 +6,16 @@ Pure functions of their arguments, so the workflow can call them deterministical
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
-from models.settings import MAX_WAIT_AFTER_DELIVERY, MIN_WAIT_AFTER_DELIVERY, SendWindow
+from models.plan import Step
+from models.settings import (
+    MAX_WAIT_AFTER_DELIVERY,
+    MIN_WAIT_AFTER_DELIVERY,
+    JourneySettings,
+    SendWindow,
+)
 
 
 def _opening(day: date, window: SendWindow, tz: zoneinfo.ZoneInfo) -> datetime:
@@ -52,6 +59,35 @@ def first_send_time(
         if opening <= latest and opening < _closing(day - timedelta(days=offset), window, tz):
             return opening
     return candidate  # unreachable for valid settings; keeps the function total
+
+
+def plan_times(
+    steps: Sequence[Step],
+    delivered_at: datetime,
+    settings: JourneySettings,
+    timezone: str,
+    *,
+    not_before: datetime | None = None,
+    first_send_delay: timedelta = timedelta(0),
+) -> list[tuple[Step, datetime, str]]:
+    """When each step of a plan is due after a delivery, and why, as the journey and
+    the `preview` command see it. `not_before`: a delivery reported late never gets a
+    message in the past."""
+    due = first_send_time(
+        delivered_at, settings.wait_after_delivery, settings.send_window, timezone
+    )
+    if not_before is not None:
+        due = max(due, not_before)
+    due += first_send_delay
+    why = f"{describe_duration(settings.wait_after_delivery)} after delivery"
+    times: list[tuple[Step, datetime, str]] = []
+    for step in steps:
+        if times:
+            due += step.wait
+            why = f"{describe_duration(step.wait)} after '{times[-1][0].id}'"
+        due = next_in_window(due, settings.send_window, timezone)
+        times.append((step, due, why))
+    return times
 
 
 def describe_local(moment: datetime, timezone: str) -> str:

@@ -11,6 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities import JourneyActivities, WorkerConfig, build_activities
 from connection import DATA_CONVERTER
+from models import search
 
 if TYPE_CHECKING:
     from tests.harness import Harness
@@ -41,6 +42,20 @@ async def time_skipping_env(test_server: str) -> AsyncIterator[WorkflowEnvironme
     """A fresh time-skipping server per test: its clock is global to the environment."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=DATA_CONVERTER, test_server_existing_path=test_server
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture
+async def indexed_env(temporal_cli: str) -> AsyncIterator[WorkflowEnvironment]:
+    """The dev server with the journey's search attributes registered, as in production."""
+    env = await WorkflowEnvironment.start_local(
+        data_converter=DATA_CONVERTER,
+        dev_server_existing_path=temporal_cli,
+        search_attributes=search.ALL,
     )
     try:
         yield env

@@ -5,6 +5,8 @@ version as its argument (`python -m tests.record_histories v3`), and commit the 
 files next to the old ones: old files prove running journeys still replay, new ones pin
 the new behaviour. Never edit or delete a history of a version that may still run.
 v1 histories are of PostPurchaseJourney, the workflow type before OrderJourney.
+`*-indexed-*` histories come from the dev server with the search attributes registered
+(the time-skipping server has none), with journey time sped up instead of skipped.
 """
 
 from __future__ import annotations
@@ -14,17 +16,20 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
 from activities import JourneyActivities, WorkerConfig, build_activities
 from connection import DATA_CONVERTER
+from models import search
+from starter import report_event
 from tests import builders
 from tests.conftest import FEEDBACK_SECRET
 from tests.journeys import Journey, running_worker
 from tests.provider_sink import Answer, ProviderSink
+from workflows import OrderJourney
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
 Scenario = Callable[[Journey], Awaitable[None]]
@@ -90,9 +95,43 @@ async def _record(
         await env.shutdown()
 
 
+async def _record_indexed(
+    name: str, activities: JourneyActivities, temporal_cli: str, *, opt_out: bool
+) -> None:
+    """A run started with its search attributes: it upserts JourneyStage and NextActionAt."""
+    env = await WorkflowEnvironment.start_local(
+        data_converter=DATA_CONVERTER,
+        dev_server_existing_path=temporal_cli,
+        search_attributes=search.ALL,
+    )
+    try:
+        async with running_worker(env.client, activities) as task_queue:
+            result = await report_event(
+                env.client,
+                builders.placed_order(customer={"id": "C-1"}),
+                builders.event("delivered", datetime.now(UTC)),
+                builders.settings(),
+                # A day a second leaves time to opt out before the first send; twenty
+                # days a second runs the whole plan in about a second.
+                speedup=86_400 if opt_out else 86_400 * 20,
+                task_queue=task_queue,
+                search_attributes=True,
+            )
+            if opt_out:
+                await result.handle.execute_update(OrderJourney.opt_out, "asked to stop")
+            await result.handle.result()
+            history = await result.handle.fetch_history()
+        (HISTORIES / f"{name}.json").write_text(history.to_json(), encoding="utf-8")
+        print(f"wrote tests/histories/{name}.json")
+    finally:
+        await env.shutdown()
+
+
 async def main(version: str) -> None:
     test_server = shutil.which("temporal-test-server", path=str(Path(sys.executable).parent))
     assert test_server, "temporal-test-server is missing: run through python3 dev.py test first"
+    temporal_cli = shutil.which("temporal", path=str(Path(sys.executable).parent))
+    assert temporal_cli, "the temporal CLI is missing: run through python3 dev.py test first"
     HISTORIES.mkdir(exist_ok=True)
     with ProviderSink().running() as sink, tempfile.TemporaryDirectory() as workdir:
         activities = build_activities(
@@ -112,6 +151,10 @@ async def main(version: str) -> None:
             ("order-returned-low-rating", returned_then_low_rating),
         ]:
             await _record(f"{version}-{name}", scenario, activities, test_server)
+        await _record_indexed(f"{version}-order-indexed", activities, temporal_cli, opt_out=False)
+        await _record_indexed(
+            f"{version}-order-indexed-opted-out", activities, temporal_cli, opt_out=True
+        )
         sink.script(Answer(500), Answer(400, {"error": "rejected"}))
         await _record(f"{version}-order-retried-then-rejected", delivered, activities, test_server)
         sink.script(Answer(422, {"reason": "invalid_recipient"}))

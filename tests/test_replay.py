@@ -14,7 +14,7 @@ from temporalio.worker import Replayer
 from connection import DATA_CONVERTER
 from worker import sandbox_runner
 from workflows import OrderJourney, PostPurchaseJourney
-from workflows.order_journey import CANCEL_SEND_ON_OPT_OUT
+from workflows.order_journey import CANCEL_SEND_ON_OPT_OUT, INDEX_SEARCH_ATTRIBUTES
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
@@ -35,6 +35,13 @@ def test_there_are_histories_to_replay() -> None:
         "v2-order-opted-out-mid-send",
     } <= names
     assert "v3-order-opted-out-mid-send" in names
+    assert {
+        "v4-order-delivered",
+        "v4-order-opted-out-mid-send",
+        # Started with search attributes on the dev server: they upsert the stage.
+        "v4-order-indexed",
+        "v4-order-indexed-opted-out",
+    } <= names
 
 
 def patches(path: Path) -> set[str]:
@@ -57,6 +64,18 @@ def test_histories_before_and_after_the_opt_out_cancellation_are_both_kept() -> 
     assert v3 and all(CANCEL_SEND_ON_OPT_OUT in patches(p) for p in v3)
     mid_send = next(p for p in v3 if p.stem == "v3-order-opted-out-mid-send")
     assert "EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED" in mid_send.read_text(encoding="utf-8")
+
+
+def test_only_runs_started_with_search_attributes_upsert_them() -> None:
+    """Runs before v4 never upserted; a v4 run upserts only when it started indexed
+    (the time-skipping server has no custom search attributes)."""
+    for path in HISTORIES:
+        text = path.read_text(encoding="utf-8")
+        indexed = "-indexed" in path.stem
+        assert (INDEX_SEARCH_ATTRIBUTES in patches(path)) is indexed, path.stem
+        assert ('"JourneyStage"' in text) is indexed, path.stem
+    opted_out = next(p for p in HISTORIES if p.stem == "v4-order-indexed-opted-out")
+    assert "EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED" in opted_out.read_text("utf-8")
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])

@@ -48,9 +48,10 @@ with workflow.unsafe.imports_passed_through():
     from models.schedule import (
         describe_duration,
         describe_local,
-        first_send_time,
         next_in_window,
+        plan_times,
     )
+    from models.search import JOURNEY_STAGE, NEXT_ACTION_AT, is_indexed
     from models.sending import (
         ALERT_STORE,
         REQUEST_FEEDBACK,
@@ -74,6 +75,9 @@ LATE_TOLERANCE = timedelta(minutes=1)
 MAX_COMMENT = 2000
 # workflow.patched ids: each names a change to the commands a journey issues.
 CANCEL_SEND_ON_OPT_OUT = "cancel-send-on-opt-out"
+INDEX_SEARCH_ATTRIBUTES = "index-search-attributes"
+OPERATOR_OPT_OUT_ID = "operator-opt-out"
+MAX_REASON = 300
 PRE_DELIVERY = frozenset({ORDER_CONFIRMATION.id, SHIPPING_UPDATE.id, DELIVERY_APOLOGY.id})
 
 
@@ -91,6 +95,9 @@ class OrderJourney:
         self._progress: JourneyProgress | None = None
         # Channels a provider said cannot reach the customer; later sends skip them.
         self._unreachable: list[Channel] = []
+        # Search attributes: kept up to date only in runs started with StoreId set.
+        self._indexed = False
+        self._last_index: tuple[str, datetime | None] | None = None
 
     # --- the outside world's controls -------------------------------------------------
 
@@ -133,6 +140,32 @@ class OrderJourney:
                 f"comment is longer than {MAX_COMMENT} characters", type="InvalidComment"
             )
 
+    @workflow.update
+    def opt_out(self, reason: str = "") -> str:
+        """Stop every customer message, as an `opted_out` event would. One string
+        argument, so an operator can send it from the Web UI; sending it twice is harmless."""
+        if self._facts.opted_out is not None or self._opt_out_waiting():
+            return "already opted out"
+        self.event(
+            OrderEvent(
+                event_id=OPERATOR_OPT_OUT_ID,
+                type=OrderEventType.OPTED_OUT,
+                # Not journey time: this may run before the run method has started.
+                occurred_at=workflow.now(),
+                reason=reason.strip() or "opted out by an operator",
+            )
+        )
+        return "opted out"
+
+    @opt_out.validator
+    def _accept_opt_out(self, reason: str = "") -> None:
+        if self._ended:
+            raise ApplicationError("the journey has ended", type="JourneyEnded")
+        if len(reason) > MAX_REASON:
+            raise ApplicationError(
+                f"reason is longer than {MAX_REASON} characters", type="InvalidReason"
+            )
+
     @workflow.query
     def progress(self) -> JourneyProgress:
         assert self._progress is not None
@@ -149,6 +182,13 @@ class OrderJourney:
         )
         self._facts.promised_by = journey.order.promised_delivery_by
         self._facts.last_event_at = self._now()
+        self._indexed = is_indexed(workflow.info().typed_search_attributes)
+        _count("journey_started", "journeys started")
+        workflow.logger.info(
+            "journey of order %s started by %s",
+            journey.order.order_id,
+            ", ".join(str(e.type) for e in journey.events) or "no event",
+        )
         for event in journey.events:
             self.event(event)
         while True:
@@ -159,6 +199,7 @@ class OrderJourney:
             action = min(self._agenda, key=lambda a: (a.due, a.seq), default=None)
             wake_at, why = self._next_wake(action)
             self._show(action)
+            self._index(wake_at)
             if action is not None and action.due <= self._now():
                 self._agenda.remove(action)
                 await self._execute(action)
@@ -171,6 +212,12 @@ class OrderJourney:
         progress.next_step = progress.next_at = progress.next_why = None
         progress.facts = self._journey_facts()
         workflow.set_current_details(self._details())
+        self._index(None)
+        if progress.stop_reason:
+            _count("journey_stopped", "journeys stopped", reason=self._facts.stop_kind or "other")
+        else:
+            _count("journey_completed", "journeys that ran their whole plan")
+        workflow.logger.info("journey %s: %s", progress.status, progress.stop_reason or "done")
         await workflow.wait_condition(workflow.all_handlers_finished)
         return progress
 
@@ -239,7 +286,9 @@ class OrderJourney:
                     self._skip_pending(PRE_DELIVERY, f"order {kind}")
             elif kind is OrderEventType.OPTED_OUT and facts.opted_out is None:
                 facts.opted_out = event.reason or "customer opted out"
-                facts.stopped = facts.stopped or f"opted out: {facts.opted_out}"
+                if facts.stopped is None:
+                    facts.stopped = f"opted out: {facts.opted_out}"
+                    facts.stop_kind = "opted_out"
                 progress.opted_out = True
                 # Store alerts still go; every customer message stops now.
                 self._skip_pending(None, "customer opted out")
@@ -249,20 +298,16 @@ class OrderJourney:
 
     def _schedule_plan(self, delivered_at: datetime) -> None:
         assert self._input is not None
-        journey, settings = self._input, self._settings
-        due = first_send_time(
-            delivered_at, settings.wait_after_delivery, settings.send_window, self._tz
-        )
-        due = max(due, self._now()) + journey.first_send_delay
-        why = f"{describe_duration(settings.wait_after_delivery)} after delivery"
-        previous: Step | None = None
-        for step in journey.plan.steps:
-            if previous is not None:
-                due += step.wait
-                why = f"{describe_duration(step.wait)} after '{previous.id}'"
-            due = next_in_window(due, settings.send_window, self._tz)
+        journey = self._input
+        for step, due, why in plan_times(
+            journey.plan.steps,
+            delivered_at,
+            self._settings,
+            self._tz,
+            not_before=self._now(),
+            first_send_delay=journey.first_send_delay,
+        ):
             self._schedule(step, due, why, exact=True)
-            previous = step
         self._facts.plan_scheduled = True
 
     def _schedule(self, step: Step, earliest: datetime, why: str, *, exact: bool = False) -> None:
@@ -363,9 +408,10 @@ class OrderJourney:
         self._progress.status = JourneyStatus.SENDING
         outcome = await self._send(step, action.due)
         self._progress.status = JourneyStatus.WAITING
-        self._progress.steps.append(outcome)
+        self._record(outcome)
         if outcome.error_type in STOPS_JOURNEY:
             facts.stopped = f"{outcome.error_type}: {outcome.error}"
+            facts.stop_kind = outcome.error_type
             self._skip_pending(None, f"journey stopped: {outcome.error_type}")
         elif (
             step.kind is StepKind.FEEDBACK_REQUEST
@@ -472,15 +518,26 @@ class OrderJourney:
                 summary=f"alert the store: {action.alert}",
             )
         except ActivityError as err:
-            self._progress.steps.append(base.model_copy(update=_failure(err)))
+            self._record(base.model_copy(update=_failure(err)))
             return
-        self._progress.steps.append(
+        self._record(
             base.model_copy(update={"sent_at": self._now(), "message_id": receipt.message_id})
+        )
+
+    def _record(self, outcome: StepOutcome) -> None:
+        assert self._progress is not None
+        self._progress.steps.append(outcome)
+        _count(
+            "journey_messages",
+            "messages by channel, template and outcome (sent, failed, skipped)",
+            channel=str(outcome.channel),
+            template=outcome.template,
+            outcome=str(outcome.status),
         )
 
     def _record_skip(self, action: Action, reason: str) -> None:
         assert self._progress is not None and action.step is not None
-        self._progress.steps.append(
+        self._record(
             StepOutcome(
                 step_id=action.step.id,
                 template=action.step.template,
@@ -516,18 +573,62 @@ class OrderJourney:
         workflow.set_current_details(self._details())
 
     def _details(self) -> str:
+        """What an operator reads at the top of the run's page: the stage, every message
+        sent, skipped or failed, and what comes next. No customer contact details."""
         assert self._progress is not None
-        progress = self._progress
-        lines = [f"**Stage** {progress.stage or 'waiting for events'} · **{progress.status}**"]
+        progress, tz = self._progress, self._tz
+        lines = [f"**Stage** {self._search_stage()} · {progress.status}"]
         for outcome in progress.steps:
-            note = outcome.reason or outcome.error_type or outcome.channel
-            lines.append(f"- {outcome.status} `{outcome.step_id}` ({note})")
+            if outcome.status is StepStatus.SENT:
+                at = describe_local(outcome.sent_at or outcome.scheduled_for, tz)
+                note = f" by {outcome.channel}, {at}"
+            else:
+                note = f": {outcome.reason or outcome.error_type}"
+            lines.append(f"- {outcome.status} `{outcome.step_id}`{note}")
         if progress.next_step and progress.next_at:
-            when = describe_local(progress.next_at, self._tz)
-            lines.append(f"**Next** `{progress.next_step}` at {when}: {progress.next_why}")
+            when = describe_local(progress.next_at, tz)
+            lines.append(f"**Next** `{progress.next_step}` {when}: {progress.next_why}")
+        if self._facts.feedback is not None:
+            lines.append(f"**Feedback** rated {self._facts.feedback.rating} of 5")
         if progress.stop_reason:
             lines.append(f"**Stopped** {progress.stop_reason}")
         return "\n".join(lines)
+
+    def _search_stage(self) -> str:
+        """JourneyStage: the order's stage while it runs; at the end `ended` (the plan
+        ran), `opted_out` or `stopped` (a provider refused the recipient)."""
+        assert self._progress is not None
+        facts = self._facts
+        if facts.opted_out is not None:
+            return "opted_out"
+        if self._ended:
+            return "stopped" if facts.stopped else "ended"
+        return str(self._progress.stage or "waiting")
+
+    def _index(self, next_at: datetime | None) -> None:
+        """Upsert JourneyStage and NextActionAt (real time, when the worker acts next)
+        when they change. Runs started before this existed never upserted, so they don't."""
+        if not self._indexed or not workflow.patched(INDEX_SEARCH_ATTRIBUTES):
+            return
+        stage = self._search_stage()
+        if next_at is not None:
+            assert self._input is not None
+            next_at = workflow.now() + (next_at - self._now()) / self._input.speedup
+        if self._last_index == (stage, next_at):
+            return
+        self._last_index = (stage, next_at)
+        workflow.upsert_search_attributes(
+            [
+                JOURNEY_STAGE.value_set(stage),
+                NEXT_ACTION_AT.value_set(next_at) if next_at else NEXT_ACTION_AT.value_unset(),
+            ]
+        )
+
+
+def _count(name: str, description: str, **labels: str) -> None:
+    """Add one to a counter on the worker's metrics endpoint; not counted on replay."""
+    counter = workflow.metric_meter().create_counter(name, description)
+    counter.add(1, labels or None)
 
 
 def _failure(err: ActivityError) -> dict[str, object]:
