@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import shutil
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,6 +12,8 @@ from temporalio.testing import WorkflowEnvironment
 from activities import JourneyActivities, WorkerConfig, build_activities
 from connection import DATA_CONVERTER
 from models import search
+from tests.fake_email import FakeEmail
+from tests.fake_whatsapp import FakeWhatsApp
 
 if TYPE_CHECKING:
     from tests.harness import Harness
@@ -87,3 +89,31 @@ async def harness(temporal_cli: str, tmp_path: Path) -> AsyncIterator[Harness]:
         yield running
     finally:
         await running.close()
+
+
+@pytest.fixture
+def whatsapp() -> Iterator[FakeWhatsApp]:
+    """The fake WhatsApp Cloud API on loopback, with the store's templates approved."""
+    from tests.providers import APPROVED  # it imports this module for the secret
+
+    with FakeWhatsApp(templates=dict(APPROVED)).running() as running:
+        yield running
+
+
+@pytest.fixture
+def email() -> Iterator[FakeEmail]:
+    """The fake email API on loopback."""
+    with FakeEmail().running() as running:
+        yield running
+
+
+@pytest.fixture
+async def provider_activities(
+    whatsapp: FakeWhatsApp, email: FakeEmail
+) -> AsyncIterator[JourneyActivities]:
+    """The real activities, with WhatsApp and email pointed at the fakes."""
+    from tests.providers import provider_config
+
+    built = build_activities(provider_config(whatsapp, email))
+    yield built
+    await built.aclose()

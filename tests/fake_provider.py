@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ class Request:
         return json.loads(self.raw_body)
 
 
-class FakeProvider:
+class FakeProvider(ABC):
     def __init__(self) -> None:
         self.requests: list[Request] = []
         self.lock = threading.Lock()
@@ -62,8 +63,9 @@ class FakeProvider:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
 
+    @abstractmethod
     def answer(self, path: str, headers: dict[str, str], body: bytes) -> Reply:
-        raise NotImplementedError
+        """The provider's reply to one request, as its documentation describes it."""
 
     @contextmanager
     def running(self) -> Iterator[Self]:

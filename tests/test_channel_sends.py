@@ -3,7 +3,6 @@ from an unreachable WhatsApp number to email, and consent before anything goes."
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -11,35 +10,21 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities import JourneyActivities, build_activities
+from activities import JourneyActivities
 from intake import validate_journey
 from models import Channel, MessageRequest, Step, default_plan
 from tests import builders
 from tests.fake_email import FakeEmail
 from tests.fake_whatsapp import FakeWhatsApp
-from tests.providers import APPROVED, WHATSAPP_TEMPLATES, provider_config
+from tests.providers import WHATSAPP_TEMPLATES
 
 STEPS = {step.id: step for step in default_plan().steps}
 KEY = "post-purchase:loja-1:PED-1:thanks"
 
 
 @pytest.fixture
-def whatsapp() -> Iterator[FakeWhatsApp]:
-    with FakeWhatsApp(templates=dict(APPROVED)).running() as running:
-        yield running
-
-
-@pytest.fixture
-def email() -> Iterator[FakeEmail]:
-    with FakeEmail().running() as running:
-        yield running
-
-
-@pytest.fixture
-async def activities(whatsapp: FakeWhatsApp, email: FakeEmail) -> AsyncIterator[JourneyActivities]:
-    built = build_activities(provider_config(whatsapp, email))
-    yield built
-    await built.aclose()
+def activities(provider_activities: JourneyActivities) -> JourneyActivities:
+    return provider_activities
 
 
 def request(

@@ -3,7 +3,6 @@ pointed at the fake providers on loopback."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -11,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from activities import JourneyActivities, build_activities
+from activities import JourneyActivities
 from activities.feedback_link import verify_feedback_token
 from activities.unsubscribe import verify_unsubscribe_token
 from models import JourneyProgress, JourneyStatus, StepStatus
@@ -21,7 +20,7 @@ from tests.conftest import FEEDBACK_SECRET
 from tests.fake_email import FakeEmail
 from tests.fake_whatsapp import FakeWhatsApp, error
 from tests.journeys import running_worker
-from tests.providers import APPROVED, WHATSAPP_TEMPLATES, provider_config
+from tests.providers import WHATSAPP_TEMPLATES
 
 DEFAULT_STEPS = [
     "thanks",
@@ -33,22 +32,8 @@ DEFAULT_STEPS = [
 
 
 @pytest.fixture
-def whatsapp() -> Iterator[FakeWhatsApp]:
-    with FakeWhatsApp(templates=dict(APPROVED)).running() as running:
-        yield running
-
-
-@pytest.fixture
-def email() -> Iterator[FakeEmail]:
-    with FakeEmail().running() as running:
-        yield running
-
-
-@pytest.fixture
-async def activities(whatsapp: FakeWhatsApp, email: FakeEmail) -> AsyncIterator[JourneyActivities]:
-    built = build_activities(provider_config(whatsapp, email))
-    yield built
-    await built.aclose()
+def activities(provider_activities: JourneyActivities) -> JourneyActivities:
+    return provider_activities
 
 
 async def run_default_plan(
