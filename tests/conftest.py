@@ -22,7 +22,7 @@ BIN = Path(sys.executable).parent
 FEEDBACK_SECRET = "test-feedback-secret-0123456789"
 
 
-def _binary(name: str) -> str:
+def binary(name: str) -> str:
     found = shutil.which(name, path=str(BIN)) or shutil.which(name)
     if found is None:
         raise RuntimeError(f"{name} not found: install the dev extras (python3 dev.py test)")
@@ -31,12 +31,12 @@ def _binary(name: str) -> str:
 
 @pytest.fixture(scope="session")
 def temporal_cli() -> str:
-    return _binary("temporal")
+    return binary("temporal")
 
 
 @pytest.fixture(scope="session")
 def test_server() -> str:
-    return _binary("temporal-test-server")
+    return binary("temporal-test-server")
 
 
 @pytest.fixture

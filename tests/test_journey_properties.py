@@ -21,7 +21,7 @@ from models import JourneyStatus, StepPurpose, StepStatus, default_plan
 from models.stages import STAGE_STEPS
 from starter import FeedbackRejected, report_event, submit_feedback
 from tests import builders
-from tests.conftest import FEEDBACK_SECRET, _binary
+from tests.conftest import FEEDBACK_SECRET, binary
 from tests.journeys import outbox_lines, running_worker
 
 EVENTS = ["placed", "shipped", "delivered", "returned", "refunded", "cancelled", "opted_out"]
@@ -44,7 +44,7 @@ story = st.lists(
 
 async def play(actions: list[tuple[str, int, int]], workdir: Path) -> None:
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=DATA_CONVERTER, test_server_existing_path=_binary("temporal-test-server")
+        data_converter=DATA_CONVERTER, test_server_existing_path=binary("temporal-test-server")
     )
     outbox = workdir / "outbox.jsonl"
     activities = build_activities(WorkerConfig(feedback_secret=FEEDBACK_SECRET, outbox_path=outbox))

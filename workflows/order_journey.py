@@ -124,18 +124,17 @@ class OrderJourney:
 
     @submit_feedback.validator
     def _accept_feedback(self, submission: FeedbackSubmission) -> None:
-        feedback = submission
         if self._ended:
             raise ApplicationError("the journey has ended", type="JourneyEnded")
         if self._facts.feedback is not None:
             raise ApplicationError("feedback was already received", type="FeedbackAlreadyGiven")
         if self._facts.delivered_at is None:
             raise ApplicationError("the order has not been delivered yet", type="NotDelivered")
-        if not 1 <= feedback.rating <= 5:
+        if not 1 <= submission.rating <= 5:
             raise ApplicationError(
-                f"rating must be 1 to 5, got {feedback.rating}", type="InvalidRating"
+                f"rating must be 1 to 5, got {submission.rating}", type="InvalidRating"
             )
-        if feedback.comment is not None and len(feedback.comment) > MAX_COMMENT:
+        if submission.comment is not None and len(submission.comment) > MAX_COMMENT:
             raise ApplicationError(
                 f"comment is longer than {MAX_COMMENT} characters", type="InvalidComment"
             )
