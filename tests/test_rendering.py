@@ -3,7 +3,9 @@
 import pytest
 
 from activities.rendering import Renderer, TemplateProblem, message_context
+from intake import PREVIEW_FACTS
 from models import SUPPORTED_LOCALES, DeliveredOrder, JourneySettings, default_plan
+from models.stages import ALERT_TEMPLATES, STAGE_STEPS
 from tests import builders
 
 FEEDBACK_URL = "https://loja-um.example/avaliar?token=abc.def"
@@ -12,7 +14,10 @@ FEEDBACK_URL = "https://loja-um.example/avaliar?token=abc.def"
 def context_for(locale: str, **customer: str) -> dict[str, object]:
     order = DeliveredOrder.model_validate(builders.order(customer={"locale": locale, **customer}))
     settings = JourneySettings.model_validate(builders.settings())
-    return message_context(order, settings, feedback_url=FEEDBACK_URL)
+    # Every fact an event can bring, so the stage templates have what they use; the
+    # delivery date stays the order's own.
+    facts = PREVIEW_FACTS.model_copy(update={"delivered_at": None})
+    return message_context(order, settings, FEEDBACK_URL, facts)
 
 
 def test_every_template_directory_is_a_supported_locale() -> None:
@@ -22,7 +27,7 @@ def test_every_template_directory_is_a_supported_locale() -> None:
 
 
 @pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
-@pytest.mark.parametrize("template", [s.template for s in default_plan().steps])
+@pytest.mark.parametrize("template", [s.template for s in (*default_plan().steps, *STAGE_STEPS)])
 def test_every_template_renders_in_every_locale(locale: str, template: str) -> None:
     message = Renderer().render(template, locale, context_for(locale))  # type: ignore[arg-type]
     assert message.subject and "\n" not in message.subject
@@ -33,6 +38,14 @@ def test_every_template_renders_in_every_locale(locale: str, template: str) -> N
     # Nothing left unrendered.
     for part in (message.subject, message.text, message.html):
         assert "{{" not in part and "{%" not in part
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+@pytest.mark.parametrize("template", ALERT_TEMPLATES)
+def test_every_store_alert_renders_in_every_locale(locale: str, template: str) -> None:
+    subject, text = Renderer().render_text(template, locale, context_for("pt-BR"))  # type: ignore[arg-type]
+    assert "PED-1" in subject and "Ana Souza" in text
+    assert "{{" not in subject + text and "{%" not in subject + text
 
 
 def test_locales_really_differ() -> None:
