@@ -24,7 +24,7 @@ from activities.channels.http_errors import (
     MAX_RETRY_AFTER,
     backoff,
     json_body,
-    raise_for_provider_status,
+    provider_status_error,
 )
 from activities.unsubscribe import UnsubscribeLinks
 from models import Receipt
@@ -58,11 +58,9 @@ def classify(response: httpx.Response, attempt: int) -> ApplicationError:
         return ApplicationError(text, type=SendErrorType.RECIPIENT_REJECTED, non_retryable=True)
     if status in (401, 403):
         return ApplicationError(text, type=SendErrorType.PROVIDER_AUTH_REJECTED, non_retryable=True)
-    try:
-        raise_for_provider_status(response, "email API")
-    except ApplicationError as err:
-        return err
-    return ApplicationError(text, type=SendErrorType.MESSAGE_REJECTED, non_retryable=True)
+    return provider_status_error(response, "email API") or ApplicationError(
+        text, type=SendErrorType.MESSAGE_REJECTED, non_retryable=True
+    )
 
 
 class EmailApiAdapter:

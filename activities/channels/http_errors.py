@@ -53,10 +53,10 @@ def retry_after(response: httpx.Response, now: datetime | None = None) -> timede
     return min(delay, MAX_RETRY_AFTER)
 
 
-def raise_for_provider_status(
+def provider_status_error(
     response: httpx.Response, provider: str, *, recipient_rejected: bool = False
-) -> None:
-    """Return on 2xx; otherwise raise an error Temporal retries or does not.
+) -> ApplicationError | None:
+    """None on 2xx; otherwise the error Temporal retries or does not.
 
     5xx, 408, 409 (a concurrent request with the same idempotency key), 425 and 429
     retry, honouring `Retry-After`. Other 4xx are permanent: `RecipientRejected` when
@@ -64,10 +64,10 @@ def raise_for_provider_status(
     """
     status = response.status_code
     if 200 <= status < 300:
-        return
+        return None
     detail = f"{provider} answered {status}: {response.text[:300]}"
     if status >= 500 or status in RETRYABLE_STATUSES:
-        raise ApplicationError(
+        return ApplicationError(
             detail,
             type=f"ProviderUnavailable{status}",
             next_retry_delay=retry_after(response),
@@ -75,4 +75,13 @@ def raise_for_provider_status(
     error_type = (
         SendErrorType.RECIPIENT_REJECTED if recipient_rejected else SendErrorType.MESSAGE_REJECTED
     )
-    raise ApplicationError(detail, type=error_type, non_retryable=True)
+    return ApplicationError(detail, type=error_type, non_retryable=True)
+
+
+def raise_for_provider_status(
+    response: httpx.Response, provider: str, *, recipient_rejected: bool = False
+) -> None:
+    """Return on 2xx; otherwise raise `provider_status_error`'s error."""
+    error = provider_status_error(response, provider, recipient_rejected=recipient_rejected)
+    if error is not None:
+        raise error

@@ -24,7 +24,7 @@ from activities.channels.http_errors import (
     MAX_RETRY_AFTER,
     backoff,
     json_body,
-    raise_for_provider_status,
+    provider_status_error,
 )
 from models import Receipt
 from models.errors import RetryableSendErrorType, SendErrorType
@@ -98,11 +98,9 @@ def classify(response: httpx.Response, attempt: int) -> ApplicationError:
         )
     if isinstance(code, int) and code in _PERMANENT:
         return ApplicationError(text, type=_PERMANENT[code], non_retryable=True)
-    try:
-        raise_for_provider_status(response, "WhatsApp")
-    except ApplicationError as err:
-        return err
-    return ApplicationError(text, type=SendErrorType.MESSAGE_REJECTED, non_retryable=True)
+    return provider_status_error(response, "WhatsApp") or ApplicationError(
+        text, type=SendErrorType.MESSAGE_REJECTED, non_retryable=True
+    )
 
 
 class WhatsAppCloudAdapter:
