@@ -193,9 +193,11 @@ def dry_run(
     locale = order.customer.locale
     labelled = [(f"plan.steps.{i} ({step.id})", step) for i, step in enumerate(plan.steps)]
     labelled += [(f"stage message {step.id}", step) for step in STAGE_STEPS]
+    # Two contexts serve every message: feedback requests add the link.
+    plain = message_context(order, settings, facts=PREVIEW_FACTS)
+    with_link = message_context(order, settings, PREVIEW_FEEDBACK_URL, PREVIEW_FACTS)
     for label, step in labelled:
-        url = PREVIEW_FEEDBACK_URL if step.kind is StepKind.FEEDBACK_REQUEST else None
-        context = message_context(order, settings, url, PREVIEW_FACTS)
+        context = with_link if step.kind is StepKind.FEEDBACK_REQUEST else plain
         try:
             renderer.render(step.template, locale, context)
             mapped = settings.whatsapp_templates.get(step.template)
@@ -204,9 +206,8 @@ def dry_run(
         except TemplateProblem as err:
             problems.append(f"{label}: {err}")
     for template in ALERT_TEMPLATES:
-        context = message_context(order, settings, facts=PREVIEW_FACTS)
         try:
-            renderer.render_text(template, settings.store_locale, context)
+            renderer.render_text(template, settings.store_locale, plain)
         except TemplateProblem as err:
             problems.append(f"store alert {template}: {err}")
     return problems

@@ -70,6 +70,8 @@ class StoreAlerts:
     async def aclose(self) -> None:
         if self._webhook is not None:
             await self._webhook[2].aclose()
+        if self._ledger is not None:
+            self._ledger.close()
 
     async def _post(self, key: str, record: dict[str, Any]) -> str:
         assert self._webhook is not None

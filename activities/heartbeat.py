@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from datetime import timedelta
 
 from temporalio import activity
@@ -13,18 +13,21 @@ from temporalio import activity
 HEARTBEAT_EVERY = timedelta(seconds=2)
 
 
-@contextlib.asynccontextmanager
-async def heartbeating(every: timedelta = HEARTBEAT_EVERY) -> AsyncIterator[None]:
-    async def beat() -> None:
-        # The first beat waits: a send that answers quickly costs no heartbeat at all.
-        while True:
-            await asyncio.sleep(every.total_seconds())
-            activity.heartbeat()
+@contextlib.contextmanager
+def heartbeating(every: timedelta = HEARTBEAT_EVERY) -> Iterator[None]:
+    """Beat every `every` while the block runs. The first beat waits: a send that
+    answers quickly costs no heartbeat at all, and only a timer handle, not a task."""
+    loop = asyncio.get_running_loop()
+    seconds = every.total_seconds()
+    handle: asyncio.TimerHandle
 
-    task = asyncio.create_task(beat())
+    def beat() -> None:
+        nonlocal handle
+        activity.heartbeat()
+        handle = loop.call_later(seconds, beat)
+
+    handle = loop.call_later(seconds, beat)
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        handle.cancel()

@@ -11,9 +11,10 @@ import asyncio
 import fcntl
 import hashlib
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, BinaryIO
 
 
 class JsonLinesLedger:
@@ -22,45 +23,106 @@ class JsonLinesLedger:
         self._id_prefix = id_prefix
         self._seen: dict[str, str] = {}
         self._offset = 0
+        self._handle: BinaryIO | None = None
+        self._identity: tuple[int, int] | None = None  # (device, inode) of the open file
+        # flock belongs to the open file, which all of this process's appends share:
+        # this lock keeps them in turn while one waits for another process.
+        self._turn = asyncio.Lock()
 
     async def append_once(self, key: str, record: dict[str, Any]) -> tuple[str, bool]:
-        """(record id, whether the key was already there). Locking blocks, so it runs
-        off the event loop."""
-        return await asyncio.to_thread(self._append_once, key, record)
+        """(record id, whether the key was already there).
 
-    def _append_once(self, key: str, record: dict[str, Any]) -> tuple[str, bool]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a+", encoding="utf-8") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        An append is a few microseconds of local I/O, so it runs on the event loop when
+        the lock is free; handing every send to a thread cost more than the write. Only
+        when another process holds the lock does the wait move to a thread.
+        """
+        async with self._turn:
+            handle = self._open()
             try:
-                self._catch_up(handle)
-                if key in self._seen:
-                    return self._seen[key], True
-                record_id = f"{self._id_prefix}-{hashlib.sha256(key.encode()).hexdigest()[:20]}"
-                line = {
-                    "id": record_id,
-                    "idempotency_key": key,
-                    "written_at": datetime.now(UTC).isoformat(),
-                    **record,
-                }
-                handle.seek(0, 2)
-                handle.write(json.dumps(line, ensure_ascii=False) + "\n")
-                handle.flush()
-                self._offset = handle.tell()
-                self._seen[key] = record_id
-                return record_id, False
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return await self._append_when_free(handle, key, record)
+            try:
+                return self._append_locked(handle, key, record)
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def _catch_up(self, handle: IO[str]) -> None:
+    async def _append_when_free(
+        self, handle: BinaryIO, key: str, record: dict[str, Any]
+    ) -> tuple[str, bool]:
+        """Wait for the lock, append and release in a thread, as one piece: a send
+        cancelled meanwhile never leaves the lock taken."""
+
+        def wait_and_append() -> tuple[str, bool]:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                return self._append_locked(handle, key, record)
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+        work = asyncio.ensure_future(asyncio.to_thread(wait_and_append))
+        try:
+            return await asyncio.shield(work)
+        finally:
+            if not work.done():
+                # Cancelled: the thread still finishes; keep this process's turn until
+                # it has, so no other append touches the ledger at the same time.
+                await asyncio.wait([work])
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def _open(self) -> BinaryIO:
+        """The file, kept open between appends; opened again if it was removed or
+        replaced since (an operator clearing the outbox)."""
+        if self._handle is not None:
+            try:
+                found = os.stat(self.path)
+            except FileNotFoundError:
+                found = None
+            if found is not None and (found.st_dev, found.st_ino) == self._identity:
+                return self._handle
+            # Keys already answered stay known: a retry must not write them again.
+            self.close()
+            self._offset = 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self.path.open("a+b")
+        opened = os.fstat(handle.fileno())
+        self._handle, self._identity = handle, (opened.st_dev, opened.st_ino)
+        return handle
+
+    def _append_locked(
+        self, handle: BinaryIO, key: str, record: dict[str, Any]
+    ) -> tuple[str, bool]:
+        if os.fstat(handle.fileno()).st_size != self._offset:
+            self._catch_up(handle)
+        if key in self._seen:
+            return self._seen[key], True
+        record_id = f"{self._id_prefix}-{hashlib.sha256(key.encode()).hexdigest()[:20]}"
+        line = {
+            "id": record_id,
+            "idempotency_key": key,
+            "written_at": datetime.now(UTC).isoformat(),
+            **record,
+        }
+        data = (json.dumps(line, ensure_ascii=False) + "\n").encode()
+        handle.write(data)  # opened for appending: lands at the end, where we read up to
+        handle.flush()
+        self._offset += len(data)
+        self._seen[key] = record_id
+        return record_id, False
+
+    def _catch_up(self, handle: BinaryIO) -> None:
         """Read lines other processes appended since we last looked."""
         handle.seek(self._offset)
         while line := handle.readline():
-            if not line.endswith("\n"):
+            if not line.endswith(b"\n"):
                 # Writers hold the lock, so a partial last line is a write cut off by a
                 # killed process. It was never acknowledged: drop it, the write retries.
                 handle.truncate(self._offset)
                 break
             entry = json.loads(line)
             self._seen[entry["idempotency_key"]] = entry["id"]
-            self._offset = handle.tell()
+            self._offset += len(line)

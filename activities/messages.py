@@ -133,7 +133,7 @@ class JourneyActivities:
             channel = candidate.channel
             message = self._message(request, rendered, category, template_call, index, channel)
             try:
-                async with heartbeating():
+                with heartbeating():
                     receipt = await self._adapters[channel].deliver(message)
             except ApplicationError as err:
                 _count_attempt(channel, request.step.template, str(err.type or "error"))

@@ -1,8 +1,10 @@
 """Benchmarks against the bare Temporal floor. `python3 dev.py bench [--only NAME] ...`
 
 Each comparison runs both sides in one run, on one dev server with the same worker
-settings, alternating which side goes first round by round, and reports the median
-of the rounds and the ratio. The table is Markdown, ready for docs/performance.md.
+settings, alternating which side goes first round by round. It reports each side's
+median over the rounds, and the median of the rounds' own ratios (the two sides of a
+round share the machine's load of the moment). The table is Markdown, ready for
+docs/performance.md.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=5, help="rounds per comparison")
     parser.add_argument("--journeys", type=int, default=200, help="overhead: journeys at once")
     parser.add_argument("--orders", type=int, default=10_000, help="backfill: orders per side")
-    parser.add_argument("--backfill-rounds", type=int, default=3)
+    parser.add_argument("--backfill-rounds", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=64, help="backfill: starts in flight")
     parser.add_argument(
         "--sleeping",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import zoneinfo
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, EmailStr, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, Field, WithJsonSchema, field_validator
+from pydantic.networks import validate_email
 
 from models.base import Channel, Strict
 
@@ -21,6 +23,18 @@ BusinessId = Annotated[
     Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"),
 ]
 
+
+@functools.lru_cache(maxsize=4096)
+def _normalized_email(value: str) -> str:
+    # pydantic's EmailStr check (email_validator), remembered: a journey's address is
+    # decoded again for every send and every replay.
+    return validate_email(value)[1]
+
+
+Email = Annotated[
+    str, AfterValidator(_normalized_email), WithJsonSchema({"type": "string", "format": "email"})
+]
+
 _E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 
 
@@ -29,7 +43,7 @@ class Customer(Strict):
     name: str = Field(min_length=1, max_length=120)
     locale: Locale = "pt-BR"
     timezone: str = "America/Sao_Paulo"
-    email: EmailStr | None = None
+    email: Email | None = None
     phone: str | None = Field(default=None, description="E.164, e.g. +5511987654321")
     whatsapp_opt_in: bool = Field(
         default=False, description="The customer agreed to hear from the store on WhatsApp."

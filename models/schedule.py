@@ -5,6 +5,7 @@ Pure functions of their arguments, so the workflow can call them deterministical
 
 from __future__ import annotations
 
+import functools
 import zoneinfo
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
@@ -90,8 +91,10 @@ def plan_times(
     return times
 
 
+@functools.lru_cache(maxsize=1024)
 def describe_local(moment: datetime, timezone: str) -> str:
-    """e.g. 'Tue 12 Mar 09:00 America/Sao_Paulo', for summaries operators read."""
+    """e.g. 'Tue 12 Mar 09:00 America/Sao_Paulo', for summaries operators read.
+    Remembered: a journey describes each of its sends again whenever its details change."""
     return f"{moment.astimezone(zoneinfo.ZoneInfo(timezone)):%a %d %b %H:%M} {timezone}"
 
 

@@ -44,4 +44,4 @@ class OutboxAdapter:
         )
 
     async def aclose(self) -> None:
-        return None
+        self._ledger.close()
