@@ -4,7 +4,8 @@
         [--concurrency 64] [--jitter-window PT6H]
 
 Each line is one delivered order. The store's settings and plan are checked once; each
-order is then checked and dry-run rendered like a single start. A bad line is reported
+order is then checked like a single start, and its messages dry-run rendered once per
+shape of order data (see `intake.dry_run`). A bad line is reported
 with its number and field and never stops the rest. Starts are idempotent by workflow
 id, so running the same file again resumes: journeys that already exist are skipped.
 
@@ -30,7 +31,7 @@ from temporalio.client import Client
 from tqdm import tqdm
 
 from activities.rendering import Renderer
-from intake import InvalidJourney, shared_renderer, validate_journey
+from intake import InvalidJourney, RenderMemo, shared_renderer, validate_journey
 from models import TASK_QUEUE, JourneyInput, JourneyPlan, JourneySettings, default_plan
 from starter import start_validated
 
@@ -82,6 +83,7 @@ def parse_line(
     settings: JourneySettings,
     plan: JourneyPlan | None,
     renderer: Renderer,
+    render_memo: RenderMemo | None = None,
 ) -> JourneyInput | InvalidJourney | str:
     """A checked journey for one line, or what is wrong with it."""
     try:
@@ -91,7 +93,7 @@ def parse_line(
     if not isinstance(order, dict):
         return f"expected a JSON object, got {type(order).__name__}"
     try:
-        return validate_journey(order, settings, plan, renderer=renderer)
+        return validate_journey(order, settings, plan, renderer=renderer, render_memo=render_memo)
     except InvalidJourney as err:
         return err
 
@@ -119,6 +121,7 @@ async def backfill(
         raise ValueError(f"concurrency must be at least 1, got {concurrency}")
     renderer = renderer or shared_renderer()  # templates compiled once, for every line
     plan = plan or default_plan()
+    render_memo: RenderMemo = {}  # every line shares the store's settings, plan, templates
     summary = BackfillSummary()
     queue: asyncio.Queue[tuple[int, str] | None] = asyncio.Queue(maxsize=concurrency * 2)
     bar = tqdm(total=total, unit="order", file=sys.stderr, disable=not show_progress)
@@ -141,7 +144,7 @@ async def backfill(
     async def consume() -> None:
         while (item := await queue.get()) is not None:
             number, line = item
-            journey = parse_line(line, settings, plan, renderer)
+            journey = parse_line(line, settings, plan, renderer, render_memo)
             if not isinstance(journey, JourneyInput):
                 report(_line_problems(number, line, journey))
             else:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,6 +25,7 @@ from models import (
     JourneyInput,
     JourneyPlan,
     JourneySettings,
+    Locale,
     MessageCategory,
     StepKind,
     default_plan,
@@ -98,8 +99,10 @@ def validate_journey(
     *,
     speedup: int = 1,
     renderer: Renderer | None = None,
+    render_memo: RenderMemo | None = None,
 ) -> JourneyInput:
-    """A checked journey for a delivered order, or `InvalidJourney` listing everything wrong."""
+    """A checked journey for a delivered order, or `InvalidJourney` listing everything
+    wrong. `render_memo`: see `dry_run`."""
     problems: list[str] = []
     parsed_order = _parse(DeliveredOrder, "order", order, problems)
     parsed_settings, parsed_plan = _parse_store(settings, plan, speedup, problems)
@@ -109,7 +112,13 @@ def validate_journey(
         order=parsed_order, settings=parsed_settings, plan=parsed_plan, speedup=speedup
     )
     problems.extend(
-        dry_run(parsed_order, parsed_settings, parsed_plan, renderer or shared_renderer())
+        dry_run(
+            parsed_order,
+            parsed_settings,
+            parsed_plan,
+            renderer or shared_renderer(),
+            memo=render_memo,
+        )
     )
     if problems:
         raise InvalidJourney(problems)
@@ -181,33 +190,73 @@ def validate_store(
     return parsed_settings, parsed_plan
 
 
+RenderMemo = dict[Hashable, list[str]]
+"""Render problems by the shape of an order's template context, for one store's
+settings, plan and templates (see `context_shape`)."""
+
+
 def dry_run(
-    order: Order, settings: JourneySettings, plan: JourneyPlan, renderer: Renderer
+    order: Order,
+    settings: JourneySettings,
+    plan: JourneyPlan,
+    renderer: Renderer,
+    *,
+    memo: RenderMemo | None = None,
 ) -> list[str]:
     """Route the customer and render every message the journey may send for this order
-    (the plan, the stage messages, the store alerts); return what would fail."""
+    (the plan, the stage messages, the store alerts); return what would fail.
+
+    With a memo (one store's settings, plan and templates for many orders, as in a
+    backfill), orders whose template contexts have the same shape are rendered once:
+    what a template can miss is a variable, an item or a set value, never the text of
+    a name or an id."""
     # Service messages need only an address and, for WhatsApp, the opt-in; marketing
     # steps without marketing consent are skipped one by one, not refused here.
     candidates = route(order.customer, settings, MessageCategory.UTILITY)
     problems = [] if any(c.usable for c in candidates) else no_route_lines(candidates)
+    context = message_context(order, settings, facts=PREVIEW_FACTS)
     locale = order.customer.locale
+    if memo is None:
+        return problems + _render_problems(locale, context, settings, plan, renderer)
+    key = (locale, context_shape(context))
+    if key not in memo:
+        memo[key] = _render_problems(locale, context, settings, plan, renderer)
+    return problems + memo[key]
+
+
+def context_shape(value: Any) -> Hashable:
+    """A template context without its text: the keys, the length of every list and the
+    type of every value."""
+    if isinstance(value, Mapping):
+        return tuple((key, context_shape(item)) for key, item in sorted(value.items()))
+    if isinstance(value, list | tuple):
+        return ("list", *(context_shape(item) for item in value))
+    return type(value).__name__
+
+
+def _render_problems(
+    locale: Locale,
+    context: dict[str, Any],
+    settings: JourneySettings,
+    plan: JourneyPlan,
+    renderer: Renderer,
+) -> list[str]:
+    problems: list[str] = []
     labelled = [(f"plan.steps.{i} ({step.id})", step) for i, step in enumerate(plan.steps)]
     labelled += [(f"stage message {step.id}", step) for step in STAGE_STEPS]
-    # Two contexts serve every message: feedback requests add the link.
-    plain = message_context(order, settings, facts=PREVIEW_FACTS)
-    with_link = message_context(order, settings, PREVIEW_FEEDBACK_URL, PREVIEW_FACTS)
+    with_link = {**context, "feedback_url": PREVIEW_FEEDBACK_URL}  # feedback requests
     for label, step in labelled:
-        context = with_link if step.kind is StepKind.FEEDBACK_REQUEST else plain
+        step_context = with_link if step.kind is StepKind.FEEDBACK_REQUEST else context
         try:
-            renderer.render(step.template, locale, context)
+            renderer.render(step.template, locale, step_context)
             mapped = settings.whatsapp_templates.get(step.template)
             for path in mapped.parameters if mapped else []:
-                variable(context, path)
+                variable(step_context, path)
         except TemplateProblem as err:
             problems.append(f"{label}: {err}")
     for template in ALERT_TEMPLATES:
         try:
-            renderer.render_text(template, settings.store_locale, plain)
+            renderer.render_text(template, settings.store_locale, context)
         except TemplateProblem as err:
             problems.append(f"store alert {template}: {err}")
     return problems

@@ -1,8 +1,13 @@
 """Validation at the edge: one line per invalid field, and a dry run of every message."""
 
+import shutil
+from pathlib import Path
+from typing import Any
+
 import pytest
 
-from intake import InvalidJourney, validate_journey
+from activities.rendering import Renderer
+from intake import InvalidJourney, RenderMemo, validate_journey
 from models import default_plan
 from tests import builders
 
@@ -115,3 +120,36 @@ def test_whatsapp_template_parameters_are_checked_by_the_dry_run() -> None:
     assert problems(settings=builders.settings(whatsapp_templates=mapping)) == [
         "plan.steps.4 (come_back_coupon): variable 'coupon.percent' is undefined"
     ]
+
+
+def test_a_backfill_memo_renders_each_shape_of_order_data_once(tmp_path: Path) -> None:
+    # A store whose thanks message names the second item: a one-item order cannot have it.
+    templates = tmp_path / "templates"
+    shutil.copytree(Renderer().templates_dir, templates)
+    thanks = templates / "pt-BR" / "thanks.txt.j2"
+    thanks.write_text(
+        thanks.read_text(encoding="utf-8").replace(
+            "{% endblock %}\n{% block text %}",
+            "{% endblock %}\n{% block text %}\n{{ order['items'][1].name }}",
+        ),
+        encoding="utf-8",
+    )
+    renderer, memo = Renderer(templates), RenderMemo()
+    store = builders.settings()
+    two_items = [{"sku": "A", "name": "Caneca"}, {"sku": "B", "name": "Pires"}]
+
+    def check(order_id: str, **changes: Any) -> list[str]:
+        order = builders.order(order_id=order_id, **changes)
+        try:
+            validate_journey(order, store, renderer=renderer, render_memo=memo)
+        except InvalidJourney as err:
+            return err.problems
+        return []
+
+    [first] = check("PED-1")
+    assert first.startswith("plan.steps.0 (thanks): template pt-BR/thanks:")
+    assert check("PED-2", items=two_items) == []
+    # Another one-item order, another customer: answered from the memo, alike.
+    assert check("PED-3", customer={"name": "Bruno Lima"}) == [first]
+    assert check("PED-4", customer={"locale": "en"}) == []  # en templates are untouched
+    assert len(memo) == 3
