@@ -4,10 +4,10 @@
         [--concurrency 64] [--jitter-window PT6H]
 
 Each line is one delivered order. The store's settings and plan are checked once; each
-order is then checked like a single start, and its messages dry-run rendered once per
-shape of order data (see `intake.dry_run`). A bad line is reported
-with its number and field and never stops the rest. Starts are idempotent by workflow
-id, so running the same file again resumes: journeys that already exist are skipped.
+order is then checked like a single start, its messages dry-run rendered once per shape
+of order data (see `intake.dry_run`). A bad line is reported with its number and field
+and never stops the rest. Starts are idempotent by workflow id, so running the same
+file again resumes: journeys that already exist are skipped.
 
 First sends are spread over the jitter window, so ten thousand journeys started in a
 minute do not all wake in the same second. Each journey's offset is a hash of its

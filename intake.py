@@ -214,13 +214,16 @@ def dry_run(
     # steps without marketing consent are skipped one by one, not refused here.
     candidates = route(order.customer, settings, MessageCategory.UTILITY)
     problems = [] if any(c.usable for c in candidates) else no_route_lines(candidates)
-    context = message_context(order, settings, facts=PREVIEW_FACTS)
     locale = order.customer.locale
+    contexts = (
+        message_context(order, settings, facts=PREVIEW_FACTS),
+        message_context(order, settings, PREVIEW_FEEDBACK_URL, PREVIEW_FACTS),  # requests
+    )
     if memo is None:
-        return problems + _render_problems(locale, context, settings, plan, renderer)
-    key = (locale, context_shape(context))
+        return problems + _render_problems(locale, contexts, settings, plan, renderer)
+    key = (locale, context_shape(contexts[1]))  # the first's keys and one more
     if key not in memo:
-        memo[key] = _render_problems(locale, context, settings, plan, renderer)
+        memo[key] = _render_problems(locale, contexts, settings, plan, renderer)
     return problems + memo[key]
 
 
@@ -236,15 +239,16 @@ def context_shape(value: Any) -> Hashable:
 
 def _render_problems(
     locale: Locale,
-    context: dict[str, Any],
+    contexts: tuple[dict[str, Any], dict[str, Any]],
     settings: JourneySettings,
     plan: JourneyPlan,
     renderer: Renderer,
 ) -> list[str]:
+    """Render every message; `contexts`: without and with a feedback link."""
     problems: list[str] = []
+    context, with_link = contexts
     labelled = [(f"plan.steps.{i} ({step.id})", step) for i, step in enumerate(plan.steps)]
     labelled += [(f"stage message {step.id}", step) for step in STAGE_STEPS]
-    with_link = {**context, "feedback_url": PREVIEW_FEEDBACK_URL}  # feedback requests
     for label, step in labelled:
         step_context = with_link if step.kind is StepKind.FEEDBACK_REQUEST else context
         try:
