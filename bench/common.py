@@ -21,11 +21,19 @@ from pathlib import Path
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 
+from activities import WorkerConfig
 from connection import DATA_CONVERTER
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 FEEDBACK_SECRET = "bench-feedback-secret-0123456789"
+
+
+def outbox_config(directory: Path) -> WorkerConfig:
+    """The worker settings every benchmark's sends use: the outbox, in `directory`."""
+    return WorkerConfig(
+        feedback_secret=FEEDBACK_SECRET, adapter="outbox", outbox_path=directory / "outbox.jsonl"
+    )
 
 
 def binary(name: str) -> str:

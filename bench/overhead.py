@@ -21,9 +21,9 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.worker import Worker
 
-from activities import WorkerConfig, build_activities
+from activities import build_activities
 from bench.bare import BareInput, BareJourney, noop
-from bench.common import FEEDBACK_SECRET, Row, dev_server, median, progress, verdict
+from bench.common import Row, dev_server, median, outbox_config, progress, verdict
 from bench.orders import ALWAYS_OPEN, no_wait_plan, order
 from intake import validate_journey
 from models import JourneyInput
@@ -105,11 +105,7 @@ async def measure(rounds: int, count: int) -> list[Row]:
         client = server.client
         task_queue = f"bench-{uuid.uuid4()}"
         with tempfile.TemporaryDirectory() as tmp:
-            config = WorkerConfig(
-                feedback_secret=FEEDBACK_SECRET,
-                adapter="outbox",
-                outbox_path=Path(tmp) / "outbox.jsonl",
-            )
+            config = outbox_config(Path(tmp))
             activities = build_activities(config)
             cache_workflow_bytecode(OrderJourney, BareJourney)
             worker = Worker(

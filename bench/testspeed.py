@@ -21,8 +21,8 @@ from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, Telemetr
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities import WorkerConfig, build_activities
-from bench.common import FEEDBACK_SECRET, ROOT, Row, binary, median, progress, verdict
+from activities import build_activities
+from bench.common import ROOT, Row, binary, median, outbox_config, progress, verdict
 from bench.orders import SETTINGS, order
 from connection import DATA_CONVERTER
 from models import JourneyPlan, JourneyStatus, default_plan
@@ -54,11 +54,7 @@ async def one_journey() -> float:
     )
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            config = WorkerConfig(
-                feedback_secret=FEEDBACK_SECRET,
-                adapter="outbox",
-                outbox_path=Path(tmp) / "outbox.jsonl",
-            )
+            config = outbox_config(Path(tmp))
             activities = build_activities(config)
             task_queue = f"bench-{uuid.uuid4()}"
             worker: Worker = build_worker(env.client, activities, task_queue=task_queue)
