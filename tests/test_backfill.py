@@ -26,6 +26,7 @@ from models import JourneyProgress, JourneyStatus
 from models.journey import OrderJourneyInput
 from starter import start_journey
 from tests import builders
+from tests.clock import advance_to
 from tests.journeys import running_worker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,7 +76,7 @@ async def test_valid_new_orders_start_and_the_rest_is_counted_and_reported(
     time_skipping_env: WorkflowEnvironment,
 ) -> None:
     client = time_skipping_env.client
-    now = await time_skipping_env.get_current_time()
+    now = await advance_to(time_skipping_env, "12:00")
     lines = mixed_file(now)
     earlier = await start_journey(client, json.loads(lines[6]), builders.settings())
     settings, plan = validate_store(builders.settings())
@@ -101,7 +102,7 @@ async def test_running_the_same_file_again_starts_nothing_new(
     time_skipping_env: WorkflowEnvironment,
 ) -> None:
     client = time_skipping_env.client
-    now = await time_skipping_env.get_current_time()
+    now = await advance_to(time_skipping_env, "12:00")
     lines = mixed_file(now)
     settings, plan = validate_store(builders.settings())
     first = await backfill(client, lines, settings, plan, concurrency=4)
@@ -125,7 +126,7 @@ async def test_first_sends_are_spread_within_the_jitter_window(
     time_skipping_env: WorkflowEnvironment, outbox_activities: JourneyActivities
 ) -> None:
     env = time_skipping_env
-    now = await env.get_current_time()
+    now = await advance_to(env, "12:00")
     # A window open all day, so the first send is exactly its due time plus the jitter.
     store = builders.settings(send_window={"start": "00:00", "end": "23:59:59.999999"})
     settings, plan = validate_store(store)
@@ -173,7 +174,7 @@ async def test_the_command_line_reports_lines_and_a_summary(
     time_skipping_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
     env = time_skipping_env
-    now = await env.get_current_time()
+    now = await advance_to(env, "12:00")
     orders = tmp_path / "orders.jsonl"
     orders.write_text("\n".join(mixed_file(now)) + "\n", encoding="utf-8")
     store = tmp_path / "store.json"

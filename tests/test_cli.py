@@ -16,6 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from models import TASK_QUEUE
 from tests import builders
+from tests.clock import advance_to
 from tests.conftest import FEEDBACK_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +42,7 @@ async def test_start_prints_the_workflow_id_and_its_web_ui_link(
     time_skipping_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
     env = time_skipping_env
-    now = await env.get_current_time()
+    now = await advance_to(env, "12:00")
     order = write(tmp_path / "order.json", builders.order(now - timedelta(hours=3)))
     store = write(tmp_path / "store.json", builders.settings())
     target = {"TEMPORAL_ADDRESS": env.client.service_client.config.target_host}
@@ -149,7 +150,7 @@ async def test_events_and_feedback_from_the_command_line(
     time_skipping_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
     env = time_skipping_env
-    now = await env.get_current_time()
+    now = await advance_to(env, "12:00")
     target = {"TEMPORAL_ADDRESS": env.client.service_client.config.target_host}
     order = write(tmp_path / "order.json", builders.order(now))
     store = write(tmp_path / "store.json", builders.settings())

@@ -16,6 +16,7 @@ from activities.unsubscribe import verify_unsubscribe_token
 from models import JourneyProgress, JourneyStatus, StepStatus
 from starter import start_journey
 from tests import builders
+from tests.clock import advance_to
 from tests.conftest import FEEDBACK_SECRET
 from tests.fake_email import FakeEmail
 from tests.fake_whatsapp import FakeWhatsApp, error
@@ -42,10 +43,11 @@ async def run_default_plan(
     customer: dict[str, Any] | None = None,
     **settings: Any,
 ) -> JourneyProgress:
-    now = await env.get_current_time()
+    # Delivered at 10:00 in São Paulo, reported at noon: every step is due in the window.
+    reported = await advance_to(env, "12:00")
     # The plan alone: the reminder's template is not among the approved ones here.
     settings.setdefault("feedback_reminder_after", None)
-    order = builders.order(now - timedelta(hours=2), customer=customer or {})
+    order = builders.order(reported - timedelta(hours=2), customer=customer or {})
     store = builders.settings(whatsapp_templates=WHATSAPP_TEMPLATES, **settings)
     async with running_worker(env.client, activities) as task_queue:
         started = await start_journey(env.client, order, store, task_queue=task_queue)

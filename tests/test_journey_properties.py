@@ -1,6 +1,7 @@
-"""Whatever the store reports, in whatever order: no message twice, nothing after an
-opt-out, nothing promotional after a return, refund or cancellation, every customer
-message inside the send window, and the journey always ends."""
+"""Whatever the store reports, in whatever order and from whatever local moment: no
+message twice, nothing after an opt-out, nothing promotional after a return, refund or
+cancellation, every customer message inside the send window, and the journey always
+ends."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from temporalio.testing import WorkflowEnvironment
 
@@ -21,6 +22,7 @@ from models import JourneyStatus, StepPurpose, StepStatus, default_plan
 from models.stages import STAGE_STEPS
 from starter import FeedbackRejected, report_event, submit_feedback
 from tests import builders
+from tests.clock import MONDAY, SATURDAY, SUNDAY, TUESDAY, WEDNESDAY, advance_to
 from tests.conftest import FEEDBACK_SECRET, binary
 from tests.journeys import outbox_lines, running_worker
 
@@ -31,6 +33,12 @@ PROMOTIONAL = {
 }
 SP = ZoneInfo("America/Sao_Paulo")
 
+# The local moment the first action happens at: any weekday, hour and minute.
+start_moment = st.tuples(
+    st.integers(min_value=MONDAY, max_value=SUNDAY),
+    st.integers(min_value=0, max_value=23),
+    st.integers(min_value=0, max_value=59),
+)
 story = st.lists(
     st.tuples(
         st.sampled_from(ACTIONS),
@@ -42,10 +50,14 @@ story = st.lists(
 )
 
 
-async def play(actions: list[tuple[str, int, int]], workdir: Path) -> None:
+async def play(
+    start: tuple[int, int, int], actions: list[tuple[str, int, int]], workdir: Path
+) -> None:
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=DATA_CONVERTER, test_server_existing_path=binary("temporal-test-server")
     )
+    weekday, hour, minute = start
+    await advance_to(env, time(hour, minute), weekday=weekday)
     outbox = workdir / "outbox.jsonl"
     activities = build_activities(WorkerConfig(feedback_secret=FEEDBACK_SECRET, outbox_path=outbox))
     order, store = builders.placed_order(), builders.settings()
@@ -108,9 +120,14 @@ async def play(actions: list[tuple[str, int, int]], workdir: Path) -> None:
     suppress_health_check=[HealthCheck.too_slow],
     derandomize=True,
 )
-@given(actions=story)
+@given(start=start_moment, actions=story)
+# The edges of the send window and of the day, whatever the draws above explore.
+@example(start=(TUESDAY, 0, 30), actions=[("delivered", 0, 1)])
+@example(start=(WEDNESDAY, 19, 59), actions=[("placed", 0, 1), ("delivered", 14, 1)])
+@example(start=(SATURDAY, 8, 59), actions=[("delivered", 0, 1), ("feedback", 30, 2)])
+@example(start=(SUNDAY, 23, 30), actions=[("shipped", 0, 1), ("delivered", 1, 1)])
 def test_any_sequence_of_events_keeps_the_journey_rules(
-    actions: list[tuple[str, int, int]],
+    start: tuple[int, int, int], actions: list[tuple[str, int, int]]
 ) -> None:
     with tempfile.TemporaryDirectory() as workdir:
-        asyncio.run(play(actions, Path(workdir)))
+        asyncio.run(play(start, actions, Path(workdir)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from intake import InvalidJourney, validate_journey
 from models import JourneyStatus, StepStatus
 from starter import start_journey, start_validated
 from tests import builders
+from tests.clock import advance_to
 from tests.conftest import FEEDBACK_SECRET
 from tests.journeys import local_midnight, outbox_lines, running_worker
 
@@ -60,8 +62,7 @@ async def test_default_journey_after_a_23h_delivery(
     outbox_path: Path,
 ) -> None:
     env = time_skipping_env
-    now = await env.get_current_time()
-    delivered = local_midnight(now, SP, days=-1) + timedelta(hours=23)
+    delivered = await advance_to(env, "23:00")
     async with running_worker(env.client, outbox_activities) as task_queue:
         started = await start_journey(
             env.client, builders.order(delivered), builders.settings(), task_queue=task_queue
@@ -92,16 +93,45 @@ async def test_default_journey_after_a_23h_delivery(
     assert claims.expires_at == request_due + timedelta(days=30)
 
 
+@pytest.mark.parametrize(
+    ("delivered_at", "first_day", "first_at"),
+    [
+        ("00:30", 1, "09:00"),  # a day later is 00:30, before opening: that morning's 09:00
+        ("08:59", 1, "09:00"),
+        ("09:00", 1, "09:00"),  # the opening is inside the window
+        ("19:59", 1, "19:59"),  # so is the last minute before closing
+        ("20:00", 2, "09:00"),  # closing time is outside: the morning after
+        ("23:30", 2, "09:00"),
+    ],
+)
+async def test_every_message_lands_in_the_window_whatever_the_hour_of_delivery(
+    time_skipping_env: WorkflowEnvironment,
+    outbox_activities: JourneyActivities,
+    delivered_at: str,
+    first_day: int,
+    first_at: str,
+) -> None:
+    env = time_skipping_env
+    delivered = await advance_to(env, delivered_at)
+    async with running_worker(env.client, outbox_activities) as task_queue:
+        started = await start_journey(
+            env.client, builders.order(delivered), builders.settings(), task_queue=task_queue
+        )
+        progress = await started.handle.result()
+
+    hour, minute = map(int, first_at.split(":"))
+    first = local_midnight(delivered, SP, days=first_day) + timedelta(hours=hour, minutes=minute)
+    assert_sent_on_time(progress.steps, default_schedule(first))
+    assert timedelta(days=1) <= first - delivered <= timedelta(days=2)
+
+
 async def test_a_customer_in_another_timezone_gets_messages_in_their_own_window(
     time_skipping_env: WorkflowEnvironment, outbox_activities: JourneyActivities
 ) -> None:
     env = time_skipping_env
     tokyo = "Asia/Tokyo"
-    now = await env.get_current_time()
     # 23:00 in Tokyo is 11:00 in São Paulo: inside the store's window, not the customer's.
-    delivered = (local_midnight(now, tokyo, days=-1) + timedelta(hours=23)).astimezone(
-        ZoneInfo("UTC")
-    )
+    delivered = (await advance_to(env, "23:00", timezone=tokyo)).astimezone(ZoneInfo("UTC"))
     order = builders.order(delivered, customer={"timezone": tokyo, "locale": "en"})
     async with running_worker(env.client, outbox_activities) as task_queue:
         started = await start_journey(env.client, order, builders.settings(), task_queue=task_queue)
@@ -119,8 +149,7 @@ async def test_a_step_whose_wait_ends_after_closing_moves_to_the_next_opening(
     time_skipping_env: WorkflowEnvironment, outbox_activities: JourneyActivities
 ) -> None:
     env = time_skipping_env
-    now = await env.get_current_time()
-    delivered = local_midnight(now, SP) + timedelta(hours=11, minutes=30)
+    delivered = await advance_to(env, "11:30")
     settings = builders.settings(send_window={"start": "10:00", "end": "12:00"})
     plan = {
         "steps": [
@@ -140,12 +169,26 @@ async def test_a_step_whose_wait_ends_after_closing_moves_to_the_next_opening(
     assert_sent_on_time(progress.steps, [first, second])
 
 
+@pytest.mark.parametrize(
+    ("reported_at", "first_due"),
+    [
+        # Reported inside the window: the message goes at once.
+        ("14:00", lambda reported: reported),
+        # Reported after closing: the next morning's opening, not the middle of the night.
+        ("22:00", lambda reported: local_midnight(reported, SP, days=1) + timedelta(hours=9)),
+        # Reported before opening: that morning's opening.
+        ("06:30", lambda reported: local_midnight(reported, SP) + timedelta(hours=9)),
+    ],
+)
 async def test_a_delivery_reported_days_late_sends_at_the_next_window_moment_not_in_the_past(
-    time_skipping_env: WorkflowEnvironment, outbox_activities: JourneyActivities
+    time_skipping_env: WorkflowEnvironment,
+    outbox_activities: JourneyActivities,
+    reported_at: str,
+    first_due: Callable[[datetime], datetime],
 ) -> None:
     env = time_skipping_env
-    now = await env.get_current_time()
-    delivered = now - timedelta(days=5)
+    reported = await advance_to(env, reported_at)
+    delivered = reported - timedelta(days=5)
     plan = {"steps": [{"id": "thanks", "template": "thanks"}]}
     async with running_worker(env.client, outbox_activities) as task_queue:
         started = await start_journey(
@@ -153,19 +196,17 @@ async def test_a_delivery_reported_days_late_sends_at_the_next_window_moment_not
         )
         progress = await started.handle.result()
     [step] = progress.steps
-    local_now = now.astimezone(ZoneInfo(SP))
-    if time(9) <= local_now.time() < time(20):
-        assert now <= step.scheduled_for < now + timedelta(minutes=1)
-    else:
-        assert step.scheduled_for.astimezone(ZoneInfo(SP)).time() == time(9)
-        assert now < step.scheduled_for < now + timedelta(hours=13)
+    expected = first_due(reported)
+    # The journey counts from when it started, a moment after the report.
+    assert expected <= step.scheduled_for < expected + timedelta(minutes=1)
+    assert time(9) <= step.scheduled_for.astimezone(ZoneInfo(SP)).time() < time(20)
 
 
 async def test_reporting_the_same_delivery_twice_returns_the_same_journey(
     time_skipping_env: WorkflowEnvironment, outbox_activities: JourneyActivities, outbox_path: Path
 ) -> None:
     env = time_skipping_env
-    now = await env.get_current_time()
+    now = await advance_to(env, "12:00")
     order = builders.order(now - timedelta(hours=2))
     async with running_worker(env.client, outbox_activities) as task_queue:
         first = await start_journey(env.client, order, builders.settings(), task_queue=task_queue)
@@ -211,8 +252,7 @@ async def test_a_first_send_delay_postpones_the_first_message_into_the_window(
     time_skipping_env: WorkflowEnvironment, outbox_activities: JourneyActivities
 ) -> None:
     env = time_skipping_env
-    now = await env.get_current_time()
-    delivered = local_midnight(now, SP) + timedelta(hours=10)
+    delivered = await advance_to(env, "10:00")
     plan = {
         "steps": [
             {"id": "thanks", "template": "thanks"},

@@ -16,6 +16,7 @@ from models import JourneyProgress, JourneyStatus, StepStatus
 from models.events import Feedback
 from starter import FeedbackRejected, report_event, submit_feedback
 from tests import builders
+from tests.clock import TUESDAY, advance_to
 from tests.journeys import Journey, local_midnight, outbox_lines, running_worker
 
 SP = ZoneInfo("America/Sao_Paulo")
@@ -23,6 +24,9 @@ SP = ZoneInfo("America/Sao_Paulo")
 
 @pytest.fixture
 async def journey(time_skipping_env: WorkflowEnvironment, outbox_activities: JourneyActivities):
+    """An order's journey whose first event comes on a Tuesday at 10:00 in São Paulo;
+    each test moves the clock on from there."""
+    await advance_to(time_skipping_env, "10:00", weekday=TUESDAY)
     async with running_worker(time_skipping_env.client, outbox_activities) as task_queue:
         yield Journey(time_skipping_env, task_queue)
 

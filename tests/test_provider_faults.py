@@ -13,6 +13,7 @@ from activities import WorkerConfig, build_activities
 from models import JourneyStatus, StepStatus
 from starter import start_journey
 from tests import builders
+from tests.clock import advance_to
 from tests.conftest import FEEDBACK_SECRET
 from tests.harness import Harness, assert_exactly_once, expected_keys
 from tests.journeys import running_worker
@@ -43,14 +44,14 @@ async def test_with_a_third_of_requests_failing_each_message_is_delivered_once(
             webhook_secret="hook-secret",
         )
     )
-    now = await env.get_current_time()
+    delivered = await advance_to(env, "10:00")
     try:
         with sink.running():
             async with running_worker(env.client, activities) as task_queue:
                 journeys = [
                     await start_journey(
                         env.client,
-                        builders.order(now, order_id=f"PED-{n}"),
+                        builders.order(delivered, order_id=f"PED-{n}"),
                         builders.settings(),
                         task_queue=task_queue,
                     )

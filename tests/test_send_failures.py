@@ -13,6 +13,7 @@ from activities import JourneyActivities, WorkerConfig, build_activities
 from models import JourneyStatus, StepStatus
 from starter import start_journey
 from tests import builders
+from tests.clock import advance_to
 from tests.conftest import FEEDBACK_SECRET
 from tests.journeys import Journey, running_worker
 from tests.provider_sink import Answer, ProviderSink
@@ -46,11 +47,13 @@ async def webhook_activities(sink: ProviderSink) -> AsyncIterator[JourneyActivit
 
 
 async def run_journey(env: WorkflowEnvironment, activities: JourneyActivities):
-    now = await env.get_current_time()
+    # Delivered at 10:00 in São Paulo and reported an hour later: every step is due
+    # inside the send window.
+    reported = await advance_to(env, "11:00")
     async with running_worker(env.client, activities) as task_queue:
         started = await start_journey(
             env.client,
-            builders.order(now - timedelta(hours=1)),
+            builders.order(reported - timedelta(hours=1)),
             builders.settings(),
             TWO_STEPS,
             task_queue=task_queue,
@@ -119,10 +122,12 @@ async def test_an_opt_out_cancels_a_send_that_is_still_retrying(
 ) -> None:
     env = time_skipping_env
     sink.script(*[Answer(503, {"error": "down"})] * 50)
+    await advance_to(env, "14:00")
     async with running_worker(env.client, webhook_activities) as task_queue:
         journey = Journey(env, task_queue)
         await journey.report("delivered")
-        # The first message is due after a day; its provider then fails for hours.
+        # Delivered at 14:00, the first message is due at 14:00 the next day, inside the
+        # window; its provider then fails for the next three hours.
         await journey.wait(days=1, hours=3)
         attempts = len(sink.received)
         assert attempts >= 2 and sink.delivered() == []
