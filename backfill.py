@@ -18,22 +18,27 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
+import logging
 import math
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import BinaryIO
 
 from temporalio.client import Client
 from tqdm import tqdm
 
 from activities.rendering import Renderer
-from intake import InvalidJourney, RenderMemo, shared_renderer, validate_journey
+from intake import InvalidJourney, RenderMemo, parse_json, shared_renderer, validate_journey
 from models import TASK_QUEUE, JourneyInput, JourneyPlan, JourneySettings, default_plan
+from models.durations import check_duration
+from models.limits import FIRST_SEND_DELAY, MAX_LINE_BYTES
 from starter import start_validated
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY = 64
 DEFAULT_JITTER_WINDOW = timedelta(hours=6)
@@ -72,35 +77,31 @@ def jitter_offset(journey_id: str, window: timedelta) -> timedelta:
     return timedelta(seconds=math.floor(fraction * window.total_seconds()))
 
 
-def _line_problems(number: int, line: str, journey: InvalidJourney | str) -> list[str]:
-    if isinstance(journey, str):
-        return [f"line {number}: {journey}"]
-    return [f"line {number}: {problem}" for problem in journey.problems]
-
-
 def parse_line(
-    line: str,
+    line: bytes | str,
     settings: JourneySettings,
     plan: JourneyPlan | None,
     renderer: Renderer,
     render_memo: RenderMemo | None = None,
-) -> JourneyInput | InvalidJourney | str:
-    """A checked journey for one line, or what is wrong with it."""
+    now: datetime | None = None,
+) -> JourneyInput | InvalidJourney:
+    """A checked journey for one line, or what is wrong with it. A line never raises:
+    whatever it holds, the next line is checked as if it were the first."""
     try:
-        order = json.loads(line.strip())
-    except json.JSONDecodeError as err:
-        return f"not valid JSON (column {err.colno}: {err.msg})"
-    if not isinstance(order, dict):
-        return f"expected a JSON object, got {type(order).__name__}"
-    try:
-        return validate_journey(order, settings, plan, renderer=renderer, render_memo=render_memo)
+        order = parse_json(line, "order", max_bytes=MAX_LINE_BYTES)
+        return validate_journey(
+            order, settings, plan, renderer=renderer, render_memo=render_memo, now=now
+        )
     except InvalidJourney as err:
         return err
+    except Exception as err:  # a bug at the edge: report the line, keep going
+        log.exception("checking a backfill line failed")
+        return InvalidJourney([f"could not be checked ({type(err).__name__}: {err})"])
 
 
 async def backfill(
     client: Client,
-    lines: Iterable[str],
+    lines: Iterable[bytes | str],
     settings: JourneySettings,
     plan: JourneyPlan | None = None,
     *,
@@ -110,20 +111,26 @@ async def backfill(
     renderer: Renderer | None = None,
     total: int | None = None,
     show_progress: bool = False,
+    now: datetime | None = None,
 ) -> BackfillSummary:
     """Start a journey for every valid order line, at most `concurrency` at a time.
 
     Invalid lines are counted and described in `problems` (and on stderr with the
-    progress bar). A Temporal error other than "already started" propagates: what was
-    started stays started, and running again resumes.
+    progress bar); the other lines go on. A Temporal error other than "already
+    started" propagates: what was started stays started, and running again resumes.
+    `now`: what dates are checked against, the wall clock by default.
     """
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+    try:
+        check_duration(jitter_window, FIRST_SEND_DELAY)
+    except ValueError as err:
+        raise InvalidJourney([f"jitter_window: {err}"]) from None
     renderer = renderer or shared_renderer()  # templates compiled once, for every line
     plan = plan or default_plan()
     render_memo: RenderMemo = {}  # every line shares the store's settings, plan, templates
     summary = BackfillSummary()
-    queue: asyncio.Queue[tuple[int, str] | None] = asyncio.Queue(maxsize=concurrency * 2)
+    queue: asyncio.Queue[tuple[int, bytes | str] | None] = asyncio.Queue(maxsize=concurrency * 2)
     bar = tqdm(total=total, unit="order", file=sys.stderr, disable=not show_progress)
     began = time.perf_counter()
 
@@ -144,9 +151,9 @@ async def backfill(
     async def consume() -> None:
         while (item := await queue.get()) is not None:
             number, line = item
-            journey = parse_line(line, settings, plan, renderer, render_memo)
-            if not isinstance(journey, JourneyInput):
-                report(_line_problems(number, line, journey))
+            journey = parse_line(line, settings, plan, renderer, render_memo, now)
+            if isinstance(journey, InvalidJourney):
+                report([f"line {number}: {problem}" for problem in journey.problems])
             else:
                 delay = jitter_offset(journey.order.journey_id, jitter_window)
                 journey = journey.model_copy(update={"first_send_delay": delay})
@@ -171,11 +178,23 @@ async def backfill(
     return summary
 
 
+def _bounded_lines(handle: BinaryIO) -> Iterator[bytes]:
+    """The file's lines as bytes; a line longer than the limit is cut short (so that
+    checking it reports its size) and the rest of it skipped, never held in memory."""
+    while line := handle.readline(MAX_LINE_BYTES + 1):
+        if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+            while (rest := handle.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                pass
+        yield line
+
+
 def count_lines(path: Path) -> int:
     with path.open("rb") as handle:
-        return sum(1 for line in handle if line.strip())
+        return sum(1 for line in _bounded_lines(handle) if line.strip())
 
 
-def read_lines(path: Path) -> Iterable[str]:
-    with path.open(encoding="utf-8") as handle:
-        yield from handle
+def read_lines(path: Path) -> Iterable[bytes]:
+    """Each line as bytes: one that is not UTF-8 is reported by its number like any
+    other bad line."""
+    with path.open("rb") as handle:
+        yield from _bounded_lines(handle)

@@ -23,11 +23,23 @@ DATA_CONVERTER = pydantic_data_converter
 DEFAULT_ADDRESS = "localhost:7233"
 
 
+class TemporalUnreachable(Exception):
+    """Temporal could not be reached at the configured address; the message says where."""
+
+
 async def connect(runtime: Runtime | None = None) -> Client:
-    """`runtime`: the worker's, when it serves metrics (observability.metrics_runtime)."""
+    """`runtime`: the worker's, when it serves metrics (observability.metrics_runtime).
+    Raises `TemporalUnreachable` with one line when the server cannot be reached."""
     config = ClientConfig.load_client_connect_config()
     config.setdefault("target_host", DEFAULT_ADDRESS)
-    return await Client.connect(**config, data_converter=DATA_CONVERTER, runtime=runtime)
+    try:
+        return await Client.connect(**config, data_converter=DATA_CONVERTER, runtime=runtime)
+    except (RuntimeError, ValueError) as err:
+        detail = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise TemporalUnreachable(
+            f"cannot reach Temporal at {config['target_host']} ({detail}); "
+            "set TEMPORAL_ADDRESS or start the dev server (python3 dev.py run)"
+        ) from err
 
 
 def web_ui_url(client: Client, workflow_id: str) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 
 from temporalio.client import Client
 
-from connection import connect, web_ui_url
+from connection import TemporalUnreachable, connect, web_ui_url
 from intake import load_json
 from models import DEMO_SPEEDUP, search
 from starter import SEARCH_ATTRIBUTES_ENV, start_journey
@@ -62,7 +62,7 @@ async def _connect_when_ready(server: subprocess.Popen[bytes], wait_seconds: flo
             )
         try:
             return await connect()
-        except RuntimeError:
+        except TemporalUnreachable:
             if loop.time() > deadline:
                 raise
             await asyncio.sleep(0.3)
@@ -133,6 +133,10 @@ async def run_demo(keep_running: bool) -> int:
         "warn",
         # Operators find journeys by these (README, "Finding journeys").
         *search.dev_server_flags(),
+        # Flag journeys whose workflow task keeps failing in TemporalReportedProblems,
+        # so the Web UI and list queries find stuck ones.
+        "--dynamic-config-value",
+        "system.numConsecutiveWorkflowTaskProblemsToTriggerSearchAttribute=2",
     ]
     # The dev server has the search attributes: start runs with them.
     os.environ.setdefault(SEARCH_ATTRIBUTES_ENV, "1")

@@ -1,23 +1,32 @@
-"""Validation at the edge: a journey's input is checked whole before anything starts.
+"""The edge: a journey's input is checked whole before anything starts.
 
-Every problem becomes one line naming the field (`order.customer.phone: ...`). The
-customer must be reachable on some channel of the route (models.channels), and a
-dry run renders every template of the plan for this very order, WhatsApp template
-parameters included, so a missing variable fails now rather than days later
-inside a running journey.
+Every entry point (the CLI's files and lines, the Python API, backfill) goes through
+the same steps:
+1. bytes become JSON within the documented limits (`parse_json`: size, UTF-8, nesting
+   depth, number length);
+2. JSON becomes the pydantic models, with their bounds, and dates are checked against
+   now;
+3. every moment the journey may act on is computed ahead (`timeline_problems`), the
+   customer must be reachable on some channel of the route (models.channels), and a
+   dry run renders every template of the plan for this very order, WhatsApp template
+   parameters included, so nothing accepted fails days later inside a running journey.
+
+Every problem becomes one line naming the field (`order.customer.phone: ...`), raised
+together as `InvalidJourney`. Anything else raised here is a bug.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 from collections.abc import Hashable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, HttpUrl, ValidationError
+from pydantic import BaseModel, HttpUrl, TypeAdapter, ValidationError
 
 from activities.rendering import Renderer, TemplateProblem, message_context, variable
 from models import (
@@ -31,12 +40,23 @@ from models import (
     default_plan,
 )
 from models.channels import no_route_lines, route
-from models.events import Feedback, OrderEvent, Shipment
+from models.events import Feedback, OrderEvent, OrderEventType, Shipment
 from models.journey import JourneyFacts, OrderJourneyInput
-from models.order import Order
+from models.limits import (
+    MAX_CLOCK_SKEW,
+    MAX_DOCUMENT_BYTES,
+    MAX_EVENT_AGE,
+    MAX_JSON_DEPTH,
+    MAX_NUMBER_CHARS,
+    MAX_PROMISE_AHEAD,
+    MAX_SPEEDUP,
+)
+from models.order import BusinessId, Order, journey_id
+from models.schedule import journey_timeline
 from models.stages import ALERT_TEMPLATES, STAGE_STEPS
 
 M = TypeVar("M", bound=BaseModel)
+BUSINESS_ID: TypeAdapter[str] = TypeAdapter(BusinessId)
 
 PREVIEW_FEEDBACK_URL = "https://example.invalid/feedback?token=preview"
 # Stand-ins for what events tell the journey later, so every template can be tried now.
@@ -60,10 +80,92 @@ class InvalidJourney(Exception):
         self.problems = problems
 
 
+# --- bytes to JSON ----------------------------------------------------------------------
+
+
+class _TooLarge(ValueError):
+    """A JSON number or constant outside the documented limits."""
+
+
+def _number(text: str) -> int | float:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise _TooLarge(f"a number longer than {MAX_NUMBER_CHARS} characters ({text[:12]}...)")
+    value = float(text) if any(c in text for c in ".eE") else int(text)
+    if value in (math.inf, -math.inf):
+        raise _TooLarge(f"a number too large to use ({text})")
+    return value
+
+
+def _constant(text: str) -> Any:
+    raise _TooLarge(f"{text} is not a number JSON allows")
+
+
+def parse_json(data: bytes | str, what: str, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> Any:
+    """A JSON document within the documented limits (size, nesting depth, number
+    length), or `InvalidJourney` with one line saying what is wrong with it."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if len(raw) > max_bytes:
+        raise InvalidJourney([f"{what}: larger than {max_bytes // 1024} KiB ({len(raw)} bytes)"])
+    try:
+        text = raw.decode("utf-8-sig")  # a byte order mark from a Windows editor is fine
+    except UnicodeDecodeError as err:
+        raise InvalidJourney([f"{what}: not UTF-8 text (byte {err.start + 1})"]) from None
+    try:
+        value = json.loads(text, parse_int=_number, parse_float=_number, parse_constant=_constant)
+    except json.JSONDecodeError as err:
+        one_line = "\n" not in text.strip()
+        where = f"column {err.colno}" if one_line else f"line {err.lineno}, column {err.colno}"
+        raise InvalidJourney([f"{what}: not valid JSON ({where}: {err.msg})"]) from None
+    except _TooLarge as err:
+        raise InvalidJourney([f"{what}: {err}"]) from None
+    except RecursionError:
+        raise InvalidJourney([f"{what}: nested deeper than {MAX_JSON_DEPTH} levels"]) from None
+    check_document(value, what)
+    return value
+
+
+def check_document(value: Any, what: str) -> None:
+    """The nesting depth and the numbers of a document, however it arrived: parsed from
+    JSON, or built by a Python caller."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping | list | tuple):
+            if depth > MAX_JSON_DEPTH:
+                raise InvalidJourney([f"{what}: nested deeper than {MAX_JSON_DEPTH} levels"])
+            children = item.values() if isinstance(item, Mapping) else item
+            stack.extend((child, depth + 1) for child in children)
+        elif isinstance(item, bool):
+            continue
+        elif isinstance(item, int) and item.bit_length() > 100:
+            raise InvalidJourney([f"{what}: a number too large to use"])
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise InvalidJourney([f"{what}: {item} is not a number JSON allows"])
+
+
+def load_json(path: Path, what: str, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> Any:
+    """A JSON file's content, or `InvalidJourney` saying why it cannot be used."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise InvalidJourney([f"{what}: cannot read {path}: {reason}"]) from None
+    return parse_json(data, f"{what}: {path}", max_bytes=max_bytes)
+
+
+# --- JSON to models ---------------------------------------------------------------------
+
+
+def _short(part: object) -> str:
+    text = str(part)
+    return text if len(text) <= 60 else f"{text[:60]}..."
+
+
 def _field_problems(prefix: str, error: ValidationError) -> list[str]:
     lines = []
     for item in error.errors():
-        where = ".".join([prefix, *(str(part) for part in item["loc"])])
+        where = ".".join([prefix, *(_short(part) for part in item["loc"])])
         message = item["msg"].removeprefix("Value error, ")
         lines.append(f"{where}: {message}")
     return lines
@@ -74,11 +176,91 @@ def _parse(
 ) -> M | None:
     if isinstance(raw, model):
         return raw
+    if not isinstance(raw, Mapping):
+        problems.append(f"{prefix}: expected a JSON object, got {_json_type(raw)}")
+        return None
     try:
+        check_document(raw, prefix)
         return model.model_validate(raw)
+    except InvalidJourney as err:
+        problems.extend(err.problems)
     except ValidationError as err:
         problems.extend(_field_problems(prefix, err))
-        return None
+    return None
+
+
+def _json_type(value: object) -> str:
+    names = {list: "an array", str: "a string", bool: "true or false", type(None): "null"}
+    for kind, name in names.items():
+        if isinstance(value, kind):
+            return name
+    return "a number" if isinstance(value, int | float) else type(value).__name__
+
+
+# --- dates relative to now --------------------------------------------------------------
+
+
+def _date_problem(
+    field: str, moment: datetime | None, earliest: datetime, latest: datetime
+) -> list[str]:
+    if moment is None or earliest <= moment <= latest:
+        return []
+    where = "in the future" if moment > latest else "in the past"
+    earliest, latest = earliest.astimezone(UTC), latest.astimezone(UTC)
+    return [
+        f"{field}: {moment.isoformat()} is too far {where}: it must be between "
+        f"{earliest:%Y-%m-%d %H:%M} and {latest:%Y-%m-%d %H:%M} UTC"
+    ]
+
+
+def _happened(field: str, moment: datetime | None, now: datetime) -> list[str]:
+    """An event: at most a year ago, and not later than now (give or take clock skew)."""
+    return _date_problem(field, moment, now - MAX_EVENT_AGE, now + MAX_CLOCK_SKEW)
+
+
+def _promised(field: str, moment: datetime | None, now: datetime) -> list[str]:
+    return _date_problem(field, moment, now - MAX_PROMISE_AHEAD, now + MAX_PROMISE_AHEAD)
+
+
+def _order_dates(order: Order, now: datetime) -> list[str]:
+    problems = _promised("order.promised_delivery_by", order.promised_delivery_by, now)
+    if isinstance(order, DeliveredOrder):
+        problems += _happened("order.delivered_at", order.delivered_at, now)
+    return problems
+
+
+def _event_dates(event: OrderEvent, now: datetime) -> list[str]:
+    problems = _happened("event.occurred_at", event.occurred_at, now)
+    if event.shipment is not None:
+        problems += _promised("event.shipment.promised_by", event.shipment.promised_by, now)
+    return problems
+
+
+def timeline_problems(
+    order: Order,
+    settings: JourneySettings,
+    plan: JourneyPlan,
+    delivered_at: datetime,
+    now: datetime,
+    first_send_delay: timedelta = timedelta(0),
+    promised_by: datetime | None = None,
+) -> list[str]:
+    """Compute every moment the journey may act on now, so that none fails later.
+    The bounds make this always succeed; a failure here is a bug, reported as a
+    problem rather than a journey that would fail on a date days from now."""
+    try:
+        journey_timeline(
+            plan.steps,
+            delivered_at,
+            settings,
+            order.customer.timezone,
+            now=now,
+            first_send_delay=first_send_delay,
+            promised_by=promised_by or order.promised_delivery_by,
+        )
+    except (ArithmeticError, ValueError) as err:
+        return [f"plan: the journey's timeline cannot be computed: {err}"]
+    return []
 
 
 @functools.cache
@@ -100,29 +282,31 @@ def validate_journey(
     speedup: int = 1,
     renderer: Renderer | None = None,
     render_memo: RenderMemo | None = None,
+    now: datetime | None = None,
 ) -> JourneyInput:
     """A checked journey for a delivered order, or `InvalidJourney` listing everything
-    wrong. `render_memo`: see `dry_run`."""
+    wrong. `now`: what dates are checked against (the wall clock by default; tests on a
+    time-skipping server pass its time). `render_memo`: see `dry_run`."""
+    now = now or datetime.now(UTC)
     problems: list[str] = []
     parsed_order = _parse(DeliveredOrder, "order", order, problems)
     parsed_settings, parsed_plan = _parse_store(settings, plan, speedup, problems)
     if problems or parsed_order is None or parsed_settings is None or parsed_plan is None:
         raise InvalidJourney(problems)
-    journey = JourneyInput(
-        order=parsed_order, settings=parsed_settings, plan=parsed_plan, speedup=speedup
+    problems += _order_dates(parsed_order, now)
+    if problems:
+        raise InvalidJourney(problems)
+    problems += timeline_problems(
+        parsed_order, parsed_settings, parsed_plan, parsed_order.delivered_at, now
     )
-    problems.extend(
-        dry_run(
-            parsed_order,
-            parsed_settings,
-            parsed_plan,
-            renderer or shared_renderer(),
-            memo=render_memo,
-        )
+    problems += dry_run(
+        parsed_order, parsed_settings, parsed_plan, renderer or shared_renderer(), memo=render_memo
     )
     if problems:
         raise InvalidJourney(problems)
-    return journey
+    return JourneyInput(
+        order=parsed_order, settings=parsed_settings, plan=parsed_plan, speedup=speedup
+    )
 
 
 def validate_event(
@@ -133,8 +317,11 @@ def validate_event(
     *,
     speedup: int = 1,
     renderer: Renderer | None = None,
+    now: datetime | None = None,
 ) -> tuple[OrderJourneyInput, OrderEvent]:
-    """A checked order journey and event, or `InvalidJourney` listing everything wrong."""
+    """A checked order journey and event, or `InvalidJourney` listing everything wrong.
+    `now`: as for `validate_journey`."""
+    now = now or datetime.now(UTC)
     problems: list[str] = []
     if isinstance(order, DeliveredOrder):
         order = order.without_delivery()
@@ -152,15 +339,50 @@ def validate_event(
         or parsed_plan is None
     ):
         raise InvalidJourney(problems)
-    problems.extend(
-        dry_run(parsed_order, parsed_settings, parsed_plan, renderer or shared_renderer())
+    problems += _order_dates(parsed_order, now) + _event_dates(parsed_event, now)
+    if problems:
+        raise InvalidJourney(problems)
+    # Before delivery, the plan is checked as if the order were delivered now.
+    delivered = parsed_event.type is OrderEventType.DELIVERED
+    shipment = parsed_event.shipment
+    problems += timeline_problems(
+        parsed_order,
+        parsed_settings,
+        parsed_plan,
+        parsed_event.occurred_at if delivered else now,
+        now,
+        promised_by=shipment.promised_by if shipment else None,
     )
+    problems += dry_run(parsed_order, parsed_settings, parsed_plan, renderer or shared_renderer())
     if problems:
         raise InvalidJourney(problems)
     journey = OrderJourneyInput(
         order=parsed_order, settings=parsed_settings, plan=parsed_plan, speedup=speedup
     )
     return journey, parsed_event
+
+
+def validate_feedback(rating: object, comment: object = None) -> Feedback:
+    """A customer's rating and comment, or `InvalidJourney` naming what is wrong."""
+    problems: list[str] = []
+    feedback = _parse(Feedback, "feedback", {"rating": rating, "comment": comment}, problems)
+    if feedback is None:
+        raise InvalidJourney(problems)
+    return feedback
+
+
+def validate_journey_id(store_id: str, order_id: str) -> str:
+    """The workflow id of an order's journey, or `InvalidJourney` when an id could not
+    be one (the CLI's and the HTTP API's arguments come from people)."""
+    problems: list[str] = []
+    for field, value in (("store_id", store_id), ("order_id", order_id)):
+        try:
+            BUSINESS_ID.validate_python(value)
+        except ValidationError as err:
+            problems += _field_problems(field, err)
+    if problems:
+        raise InvalidJourney(problems)
+    return journey_id(store_id, order_id)
 
 
 def _parse_store(
@@ -173,8 +395,8 @@ def _parse_store(
     parsed_plan = _parse(
         JourneyPlan, "plan", plan if plan is not None else default_plan(), problems
     )
-    if speedup < 1:
-        problems.append(f"speedup: must be at least 1, got {speedup}")
+    if not 1 <= speedup <= MAX_SPEEDUP:
+        problems.append(f"speedup: must be between 1 and {MAX_SPEEDUP}, got {speedup}")
     return parsed_settings, parsed_plan
 
 
@@ -264,15 +486,3 @@ def _render_problems(
         except TemplateProblem as err:
             problems.append(f"store alert {template}: {err}")
     return problems
-
-
-def load_json(path: Path, what: str) -> Any:
-    """A JSON file's content, or `InvalidJourney` saying why it cannot be read."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise InvalidJourney([f"{what}: cannot read {path}: {err.strerror}"]) from err
-    except json.JSONDecodeError as err:
-        raise InvalidJourney(
-            [f"{what}: {path} is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})"]
-        ) from err

@@ -1,7 +1,7 @@
 """What operators do with journeys from the command line (wired into starter.py):
 
     status STORE_ID ORDER_ID | WORKFLOW_ID    what was sent, skipped, what comes next
-    list [--store S] [--stage X] [--all]      journeys found by search attributes
+    list [--store S] [--stage X] [--all] [--stuck]   journeys found by search attributes
     cancel STORE_ID ORDER_ID | WORKFLOW_ID    stop the journey now, sending nothing more
     opt-out STORE_ID ORDER_ID [--reason R]    the customer asked to hear nothing more
     preview ORDER.json --settings STORE.json [--plan PLAN.json]
@@ -9,6 +9,11 @@
 
 Only `preview` works without Temporal. `list` needs the search attributes registered in
 the namespace (README, "Finding journeys").
+
+A journey is *stuck* when its workflow task keeps failing (a bug, or an input that
+bypassed the edge): it cannot move until a fixed worker is deployed. `status` and
+`list` show it with the error, and the controls refuse it with one line instead of
+waiting for an answer that cannot come.
 """
 
 from __future__ import annotations
@@ -19,16 +24,18 @@ import contextlib
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
     Client,
     WorkflowExecution,
     WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowFailureError,
+    WorkflowHandle,
     WorkflowUpdateFailedError,
 )
 from temporalio.exceptions import ApplicationError
@@ -36,32 +43,128 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.rendering import Renderer, message_context
 from connection import connect, web_ui_url
-from intake import PREVIEW_FEEDBACK_URL, InvalidJourney, load_json, validate_journey
+from intake import (
+    PREVIEW_FEEDBACK_URL,
+    InvalidJourney,
+    load_json,
+    validate_journey,
+    validate_journey_id,
+)
 from models import JourneyInput, JourneyProgress, StepKind, StepStatus
 from models.channels import message_category, route
 from models.journey import JourneyFacts
-from models.order import journey_id
 from models.schedule import describe_local, plan_times
 from models.search import JOURNEY_STAGE, NEXT_ACTION_AT, ORDER_ID, STORE_ID
 from workflows import OrderJourney
 
-EXIT_INVALID = 2
 EXIT_NOT_FOUND = 3
 JOURNEY_TYPE = "OrderJourney"
 ENDING_SECONDS = 30
+# How long a journey has to answer an update (feedback, opt-out). It answers in
+# milliseconds when a worker runs; longer means no worker polls its task queue.
+ANSWER_SECONDS = 30
+# A workflow task that failed this many times in a row is a bug, not a blip.
+STUCK_AFTER_ATTEMPTS = 2
+T = TypeVar("T")
 
 
 class OperationFailed(Exception):
     """The operation could not be done; the message says why, for the operator."""
 
 
+# --- stuck journeys -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stuck:
+    """A running journey whose workflow task keeps failing."""
+
+    attempts: int
+    since: datetime | None
+    error: str
+
+    def describe(self) -> str:
+        since = f" since {self.since:%Y-%m-%d %H:%M} UTC" if self.since else ""
+        return f"its workflow task fails ({self.attempts} attempts{since}): {self.error}"
+
+
+async def stuck(
+    handle: WorkflowHandle[Any, Any], description: WorkflowExecutionDescription
+) -> Stuck | None:
+    """Whether the journey is stuck, and on what error (the first failure the history
+    recorded: the server keeps only that one of a run of identical failures)."""
+    raw = description.raw_description
+    if description.status is not WorkflowExecutionStatus.RUNNING:
+        return None
+    if not raw.HasField("pending_workflow_task"):
+        return None
+    attempts = raw.pending_workflow_task.attempt
+    if attempts < STUCK_AFTER_ATTEMPTS:
+        return None
+    error, since = "unknown error", None
+    async for event in handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+            failure = event.workflow_task_failed_event_attributes.failure
+            error = _gist(failure.message) or "unknown error"
+            if failure.HasField("cause") and failure.cause.message:
+                error += f" ({_gist(failure.cause.message)})"
+            since = event.event_time.ToDatetime(tzinfo=UTC)
+    return Stuck(attempts, since, error)
+
+
+def _gist(message: str, limit: int = 300) -> str:
+    """An error message on one line: a validation error's first field and message, not
+    its help links."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()][:3]
+    text = "; ".join(line.split(" [type=")[0] for line in lines)
+    return text if len(text) <= limit else f"{text[:limit]}..."
+
+
+async def describe_journey(handle: WorkflowHandle[Any, Any]) -> WorkflowExecutionDescription:
+    """The journey's description, or `OperationFailed` when there is no such journey."""
+    try:
+        return await handle.describe()
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            raise OperationFailed(f"no journey {handle.id}") from err
+        raise
+
+
+async def refuse_if_stuck(handle: WorkflowHandle[Any, Any]) -> WorkflowExecutionDescription:
+    """The journey's description; `OperationFailed` when it does not exist or is stuck,
+    since a stuck journey cannot act on a control until a fixed worker runs it."""
+    description = await describe_journey(handle)
+    problem = await stuck(handle, description)
+    if problem is not None:
+        raise OperationFailed(
+            f"the journey is stuck: {problem.describe()}; deploy a fixed worker, or stop it "
+            f"with `temporal workflow terminate --workflow-id '{handle.id}'`"
+        )
+    return description
+
+
+async def answered(call: Awaitable[T], task_queue: str | None) -> T:
+    """The journey's answer to an update, or `OperationFailed` when none comes in time."""
+    try:
+        async with asyncio.timeout(ANSWER_SECONDS):
+            return await call
+    except TimeoutError:
+        queue = f" {task_queue!r}" if task_queue else ""
+        raise OperationFailed(
+            f"the journey did not answer within {ANSWER_SECONDS} s: "
+            f"is a worker polling task queue{queue}?"
+        ) from None
+
+
 def target_id(parts: list[str]) -> str:
-    """`STORE_ID ORDER_ID`, or the workflow id itself."""
+    """`STORE_ID ORDER_ID`, or the workflow id itself; `InvalidJourney` for anything else."""
+    if len(parts) == 1 and parts[0].count(":") == 2 and parts[0].startswith("post-purchase:"):
+        parts = parts[0].split(":")[1:]
     if len(parts) == 2:
-        return journey_id(parts[0], parts[1])
-    if len(parts) == 1 and parts[0].count(":") == 2:
-        return parts[0]
-    raise OperationFailed("give STORE_ID ORDER_ID, or the workflow id post-purchase:STORE:ORDER")
+        return validate_journey_id(parts[0], parts[1])
+    raise InvalidJourney(
+        ["journey: give STORE_ID ORDER_ID, or the workflow id post-purchase:STORE_ID:ORDER_ID"]
+    )
 
 
 # --- status -----------------------------------------------------------------------------
@@ -74,6 +177,20 @@ def _when(moment: datetime | None, like: datetime | None = None) -> str:
     if like is not None and like.tzinfo is not None:
         moment = moment.astimezone(like.tzinfo)
     return moment.strftime("%a %d %b %Y %H:%M %z")
+
+
+def format_stuck(description: WorkflowExecutionDescription, problem: Stuck) -> str:
+    """A stuck journey: its progress cannot be read until a fixed worker runs it."""
+    return "\n".join(
+        [
+            f"Journey   {description.id}",
+            "Run       running · STUCK",
+            f"Started   {_when(description.start_time)}",
+            f"Stuck     {problem.describe()}",
+            "          Deploy a fixed worker and the journey goes on where it stopped,",
+            "          or stop it with `temporal workflow terminate`.",
+        ]
+    )
 
 
 def format_status(description: WorkflowExecutionDescription, progress: JourneyProgress) -> str:
@@ -127,12 +244,10 @@ def format_status(description: WorkflowExecutionDescription, progress: JourneyPr
 
 async def journey_status(client: Client, workflow_id: str) -> str:
     handle = client.get_workflow_handle_for(OrderJourney.run, workflow_id)
-    try:
-        description = await handle.describe()
-    except RPCError as err:
-        if err.status is RPCStatusCode.NOT_FOUND:
-            raise OperationFailed(f"no journey {workflow_id}") from err
-        raise
+    description = await describe_journey(handle)
+    problem = await stuck(handle, description)
+    if problem is not None:
+        return format_stuck(description, problem)
     if description.status is WorkflowExecutionStatus.COMPLETED:
         progress = await handle.result()  # the run's own record, no worker needed
     else:
@@ -166,25 +281,47 @@ def list_query(
 @dataclass(frozen=True)
 class JourneyRow:
     workflow_id: str
-    status: str
+    status: str  # the run's status, or `stuck` for a running journey that cannot move
     stage: str
     next_action_at: datetime | None
     started: datetime | None
+    stuck: Stuck | None = None
 
     @classmethod
-    def of(cls, execution: WorkflowExecution) -> JourneyRow:
+    def of(cls, execution: WorkflowExecution, problem: Stuck | None = None) -> JourneyRow:
         attributes = execution.typed_search_attributes
+        status = execution.status.name.lower() if execution.status else "unknown"
         return cls(
             workflow_id=execution.id,
-            status=execution.status.name.lower() if execution.status else "unknown",
+            status="stuck" if problem else status,
             stage=attributes.get(JOURNEY_STAGE) or "-",
             next_action_at=attributes.get(NEXT_ACTION_AT),
             started=execution.start_time,
+            stuck=problem,
         )
 
 
-async def list_journeys(client: Client, query: str, limit: int = 100) -> list[JourneyRow]:
-    return [JourneyRow.of(e) async for e in client.list_workflows(query, limit=limit)]
+async def list_journeys(
+    client: Client, query: str, limit: int = 100, *, stuck_only: bool = False
+) -> list[JourneyRow]:
+    """The journeys the query finds. Visibility does not know which running journeys are
+    stuck, so each running one is described (a few at a time)."""
+    executions = [e async for e in client.list_workflows(query, limit=limit)]
+    gate = asyncio.Semaphore(8)
+
+    async def row(execution: WorkflowExecution) -> JourneyRow:
+        if execution.status is not WorkflowExecutionStatus.RUNNING:
+            return JourneyRow.of(execution)
+        async with gate:
+            handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
+            try:
+                problem = await stuck(handle, await handle.describe())
+            except RPCError:
+                problem = None  # it closed since it was listed
+        return JourneyRow.of(execution, problem)
+
+    rows = list(await asyncio.gather(*(row(e) for e in executions)))
+    return [r for r in rows if r.stuck] if stuck_only else rows
 
 
 def format_table(rows: list[JourneyRow]) -> str:
@@ -204,6 +341,7 @@ def format_table(rows: list[JourneyRow]) -> str:
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
     ]
     lines.append(f"{len(rows)} journey{'s' if len(rows) != 1 else ''}")
+    lines += [f"stuck: {r.workflow_id}: {r.stuck.describe()}" for r in rows if r.stuck]
     return "\n".join(lines)
 
 
@@ -212,8 +350,13 @@ def format_table(rows: list[JourneyRow]) -> str:
 
 async def cancel_journey(client: Client, workflow_id: str) -> None:
     """Cancel the run: nothing more is sent; a send in flight is cancelled."""
+    handle = client.get_workflow_handle(workflow_id)
+    description = await refuse_if_stuck(handle)
+    if description.status is not WorkflowExecutionStatus.RUNNING:
+        status = description.status.name.lower() if description.status else "closed"
+        raise OperationFailed(f"no running journey {workflow_id}: it is {status}")
     try:
-        await client.get_workflow_handle(workflow_id).cancel()
+        await handle.cancel()
     except RPCError as err:
         if err.status is RPCStatusCode.NOT_FOUND:
             raise OperationFailed(f"no running journey {workflow_id}") from err
@@ -225,7 +368,10 @@ async def opt_out_journey(client: Client, workflow_id: str, reason: str = "") ->
     when it was applied before, even if the journey has ended since."""
     handle = client.get_workflow_handle_for(OrderJourney.run, workflow_id)
     try:
-        return await handle.execute_update(OrderJourney.opt_out, reason)
+        description = await refuse_if_stuck(handle)
+        return await answered(
+            handle.execute_update(OrderJourney.opt_out, reason), description.task_queue
+        )
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         if not (isinstance(cause, ApplicationError) and cause.type == "JourneyEnded"):
@@ -310,8 +456,8 @@ def _journey_argument(parser: argparse.ArgumentParser) -> None:
 
 
 async def _status(args: argparse.Namespace) -> int:
-    client = await connect()
     workflow_id = target_id(args.journey)
+    client = await connect()
     print(await journey_status(client, workflow_id))
     print(f"Web UI    {web_ui_url(client, workflow_id)}")
     return 0
@@ -320,7 +466,7 @@ async def _status(args: argparse.Namespace) -> int:
 async def _list(args: argparse.Namespace) -> int:
     query = list_query(args.store, args.stage, running_only=not args.all, extra=args.query)
     client = await connect()
-    print(format_table(await list_journeys(client, query, args.limit)))
+    print(format_table(await list_journeys(client, query, args.limit, stuck_only=args.stuck)))
     return 0
 
 
@@ -339,16 +485,10 @@ async def _opt_out(args: argparse.Namespace) -> int:
 
 
 async def _preview(args: argparse.Namespace) -> int:
-    try:
-        order = load_json(args.order, "order")
-        settings = load_json(args.settings, "settings")
-        plan = load_json(args.plan, "plan") if args.plan else None
-        journey = validate_journey(order, settings, plan)
-    except InvalidJourney as err:
-        for line in err.problems:
-            print(line, file=sys.stderr)
-        return EXIT_INVALID
-    print(preview(journey))
+    order = load_json(args.order, "order")
+    settings = load_json(args.settings, "settings")
+    plan = load_json(args.plan, "plan") if args.plan else None
+    print(preview(validate_journey(order, settings, plan)))
     return 0
 
 
@@ -378,6 +518,9 @@ def add_commands(commands: Any) -> None:
         "ended, opted_out, stopped",
     )
     listing.add_argument("--all", action="store_true", help="closed journeys too")
+    listing.add_argument(
+        "--stuck", action="store_true", help="only journeys whose workflow task keeps failing"
+    )
     listing.add_argument("--query", help="an extra visibility clause, ANDed")
     listing.add_argument("--limit", type=int, default=100)
     listing.set_defaults(operation=_list)

@@ -31,13 +31,21 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 import operations
 from activities.rendering import Renderer
-from connection import connect, exit_process, web_ui_url
-from intake import InvalidJourney, load_json, validate_event, validate_journey, validate_store
+from connection import TemporalUnreachable, connect, exit_process, web_ui_url
+from intake import (
+    InvalidJourney,
+    load_json,
+    validate_event,
+    validate_feedback,
+    validate_journey,
+    validate_journey_id,
+    validate_store,
+)
 from models import (
     TASK_QUEUE,
     DeliveredOrder,
@@ -46,10 +54,12 @@ from models import (
     JourneyProgress,
     JourneySettings,
 )
+from models.durations import check_duration, describe_duration
 from models.events import FeedbackSubmission, OrderEvent, OrderEventType
 from models.journey import OrderJourneyInput
-from models.order import Order, journey_id
-from models.schedule import describe_duration, describe_local
+from models.limits import FIRST_SEND_DELAY
+from models.order import Order
+from models.schedule import describe_local
 from models.search import start_attributes
 from workflows import OrderJourney
 
@@ -107,12 +117,14 @@ async def start_journey(
     speedup: int = 1,
     task_queue: str = TASK_QUEUE,
     renderer: Renderer | None = None,
+    now: datetime | None = None,
 ) -> JourneyStarted:
     """Start the journey of a delivered order, or return the one it already has.
 
-    Raises `InvalidJourney` before contacting Temporal when the input is bad.
+    Raises `InvalidJourney` before contacting Temporal when the input is bad. `now`:
+    what dates are checked against, the wall clock by default.
     """
-    journey = validate_journey(order, settings, plan, speedup=speedup, renderer=renderer)
+    journey = validate_journey(order, settings, plan, speedup=speedup, renderer=renderer, now=now)
     return await start_validated(client, journey, task_queue=task_queue)
 
 
@@ -151,14 +163,16 @@ async def report_event(
     task_queue: str = TASK_QUEUE,
     renderer: Renderer | None = None,
     search_attributes: bool | None = None,
+    now: datetime | None = None,
 ) -> JourneyStarted:
     """Send an order event to the order's journey, starting the journey if needed.
 
     Events may come in any order and more than once: the event id makes a repeat
     harmless. Raises `InvalidJourney` before contacting Temporal when the input is bad.
+    `now`: what dates are checked against, the wall clock by default.
     """
     journey, checked = validate_event(
-        order, event, settings, plan, speedup=speedup, renderer=renderer
+        order, event, settings, plan, speedup=speedup, renderer=renderer, now=now
     )
     return await send_event(
         client, journey, checked, task_queue=task_queue, search_attributes=search_attributes
@@ -215,34 +229,38 @@ async def submit_feedback(
     client: Client, store_id: str, order_id: str, rating: int, comment: str | None = None
 ) -> str:
     """Hand the customer's rating to the order's journey, as the store's feedback page
-    does after verifying the link's token. Raises `FeedbackRejected` with the reason."""
-    handle = client.get_workflow_handle_for(OrderJourney.run, journey_id(store_id, order_id))
+    does after verifying the link's token. Raises `InvalidJourney` for a bad rating,
+    comment or id, and `FeedbackRejected` with the reason when the journey refuses."""
+    feedback = validate_feedback(rating, comment)
+    workflow_id = validate_journey_id(store_id, order_id)
+    handle = client.get_workflow_handle_for(OrderJourney.run, workflow_id)
     try:
-        description = await handle.describe()
-    except RPCError as err:
-        if err.status is RPCStatusCode.NOT_FOUND:
+        description = await operations.refuse_if_stuck(handle)
+    except operations.OperationFailed as err:
+        if str(err).startswith("no journey"):
             raise FeedbackRejected(f"no journey for order {order_id} of store {store_id}") from err
-        raise
+        raise FeedbackRejected(str(err)) from err
     if description.status is not WorkflowExecutionStatus.RUNNING:
         raise FeedbackRejected("the journey has ended")
+    submission = FeedbackSubmission(rating=feedback.rating, comment=feedback.comment)
     try:
-        return await handle.execute_update(
-            OrderJourney.submit_feedback, FeedbackSubmission(rating=rating, comment=comment)
+        return await operations.answered(
+            handle.execute_update(OrderJourney.submit_feedback, submission),
+            description.task_queue,
         )
     except WorkflowUpdateFailedError as err:
-        raise FeedbackRejected(str(err.cause)) from err
+        cause = err.cause
+        reason = cause.message if isinstance(cause, ApplicationError) else str(cause)
+        raise FeedbackRejected(reason) from err
+    except operations.OperationFailed as err:
+        raise FeedbackRejected(str(err)) from err
 
 
 async def _start_command(args: argparse.Namespace) -> int:
-    try:
-        order = load_json(args.order, "order")
-        settings = load_json(args.settings, "settings")
-        plan = load_json(args.plan, "plan") if args.plan else None
-        journey = validate_journey(order, settings, plan, speedup=args.speedup)
-    except InvalidJourney as err:
-        for line in err.problems:
-            print(line, file=sys.stderr)
-        return EXIT_INVALID
+    order = load_json(args.order, "order")
+    settings = load_json(args.settings, "settings")
+    plan = load_json(args.plan, "plan") if args.plan else None
+    journey = validate_journey(order, settings, plan, speedup=args.speedup)
     client = await connect()
     result = await start_validated(client, journey, task_queue=args.task_queue)
     verb = "started" if result.started else "already exists"
@@ -252,16 +270,11 @@ async def _start_command(args: argparse.Namespace) -> int:
 
 
 async def _event_command(args: argparse.Namespace) -> int:
-    try:
-        order = load_json(args.order, "order")
-        event = load_json(args.event, "event")
-        settings = load_json(args.settings, "settings")
-        plan = load_json(args.plan, "plan") if args.plan else None
-        journey, checked = validate_event(order, event, settings, plan)
-    except InvalidJourney as err:
-        for line in err.problems:
-            print(line, file=sys.stderr)
-        return EXIT_INVALID
+    order = load_json(args.order, "order")
+    event = load_json(args.event, "event")
+    settings = load_json(args.settings, "settings")
+    plan = load_json(args.plan, "plan") if args.plan else None
+    journey, checked = validate_event(order, event, settings, plan)
     client = await connect()
     result = await send_event(client, journey, checked, task_queue=args.task_queue)
     label = f"{checked.type}:{checked.event_id}"
@@ -275,6 +288,8 @@ async def _event_command(args: argparse.Namespace) -> int:
 
 
 async def _feedback_command(args: argparse.Namespace) -> int:
+    validate_feedback(args.rating, args.comment)  # bad input is refused before connecting
+    validate_journey_id(args.store_id, args.order_id)
     client = await connect()
     try:
         answer = await submit_feedback(
@@ -291,19 +306,15 @@ async def _backfill_command(args: argparse.Namespace) -> int:
     # Imported here: backfill builds on this module's start_validated.
     from backfill import backfill, count_lines, read_lines
 
+    settings, plan = validate_store(
+        load_json(args.settings, "settings"),
+        load_json(args.plan, "plan") if args.plan else None,
+    )
     try:
-        settings, plan = validate_store(
-            load_json(args.settings, "settings"),
-            load_json(args.plan, "plan") if args.plan else None,
-        )
         total = count_lines(args.orders)
-    except InvalidJourney as err:
-        for line in err.problems:
-            print(line, file=sys.stderr)
-        return EXIT_INVALID
     except OSError as err:
-        print(f"orders: cannot read {args.orders}: {err.strerror}", file=sys.stderr)
-        return EXIT_INVALID
+        reason = err.strerror or type(err).__name__
+        raise InvalidJourney([f"orders: cannot read {args.orders}: {reason}"]) from None
     client = await connect()
     try:
         summary = await backfill(
@@ -325,14 +336,15 @@ async def _backfill_command(args: argparse.Namespace) -> int:
     return 1 if summary.invalid else 0
 
 
-def _duration(text: str) -> timedelta:
+def _jitter_window(text: str) -> timedelta:
     try:
         value = _DURATION.validate_python(text)
     except ValidationError:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 duration: {text!r}") from None
-    if value < timedelta(0):
-        raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
-    return value
+    try:
+        return check_duration(value, FIRST_SEND_DELAY)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{text!r}: {err}") from None
 
 
 def _positive(text: str) -> int:
@@ -390,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     bulk.add_argument(
         "--jitter-window",
-        type=_duration,
+        type=_jitter_window,
         default=timedelta(hours=6),
         help="spread first sends over this ISO 8601 duration (default PT6H; PT0S: none)",
     )
@@ -400,10 +412,23 @@ def main(argv: list[str] | None = None) -> int:
     operations.add_commands(commands)  # status, list, cancel, opt-out, preview
 
     args = parser.parse_args(argv)
-    if getattr(args, "operation", None):
-        return asyncio.run(operations.run_command(args.operation, args))
-    code: int = asyncio.run(args.run(args))
-    return code
+    try:
+        if getattr(args, "operation", None):
+            return asyncio.run(operations.run_command(args.operation, args))
+        code: int = asyncio.run(args.run(args))
+        return code
+    except InvalidJourney as err:  # bad input, whatever the command: one line a problem
+        for line in err.problems:
+            print(line, file=sys.stderr)
+        return EXIT_INVALID
+    except TemporalUnreachable as err:
+        print(err, file=sys.stderr)
+        return 1
+    except RPCError as err:
+        print(f"Temporal refused the call: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

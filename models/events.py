@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, Field, HttpUrl, model_validator
+from pydantic import BaseModel, Field, HttpUrl, model_validator
 
-from models.base import Strict
+from models.base import Moment, Name, Strict
+from models.limits import MAX_COMMENT, MAX_REASON
 
 
 class OrderEventType(StrEnum):
@@ -26,22 +27,22 @@ ENDS_PROMOTION = frozenset(
 
 
 class Shipment(Strict):
-    carrier: str = Field(min_length=1, max_length=80)
-    tracking_code: str = Field(min_length=1, max_length=80)
+    carrier: Name = Field(min_length=1, max_length=80)
+    tracking_code: Name = Field(min_length=1, max_length=80)
     tracking_url: HttpUrl
-    promised_by: AwareDatetime | None = Field(
+    promised_by: Moment | None = Field(
         default=None, description="The carrier's delivery estimate; overrides the order's."
     )
 
 
 class OrderEvent(Strict):
-    event_id: str = Field(
+    event_id: Name = Field(
         min_length=1, max_length=100, description="Makes the event idempotent: resent, ignored."
     )
     type: OrderEventType
-    occurred_at: AwareDatetime = Field(description="For `delivered`, the delivery time.")
+    occurred_at: Moment = Field(description="For `delivered`, the delivery time.")
     shipment: Shipment | None = None
-    reason: str | None = Field(default=None, max_length=300)
+    reason: str | None = Field(default=None, max_length=MAX_REASON)
 
     @model_validator(mode="after")
     def _shipment_only_when_shipped(self) -> OrderEvent:
@@ -52,11 +53,13 @@ class OrderEvent(Strict):
         return self
 
 
-class Feedback(BaseModel):
+class Feedback(Strict):
     """What the customer answered, through the store's feedback page."""
 
+    PROSE = frozenset({"comment"})
+
     rating: int = Field(ge=1, le=5)
-    comment: str | None = Field(default=None, max_length=2000)
+    comment: str | None = Field(default=None, max_length=MAX_COMMENT)
 
 
 class FeedbackSubmission(BaseModel):

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, Field
 
 from models.base import Channel, Strict
+from models.durations import within
 from models.events import Feedback, OrderEvent, Shipment
+from models.limits import FIRST_SEND_DELAY, MAX_SPEEDUP, MAX_START_EVENTS
 from models.order import DeliveredOrder, Order
 from models.plan import JourneyPlan, Step, default_plan
 from models.settings import JourneySettings
@@ -26,15 +29,15 @@ class JourneyInput(Strict):
     order: DeliveredOrder
     settings: JourneySettings
     plan: JourneyPlan = Field(default_factory=default_plan)
-    first_send_delay: timedelta = Field(
+    first_send_delay: Annotated[timedelta, within(FIRST_SEND_DELAY)] = Field(
         default=timedelta(0),
-        ge=timedelta(0),
         description="Added to the first send time before it is moved into the send "
         "window. Backfills spread thousands of first sends with it.",
     )
     speedup: int = Field(
         default=1,
         ge=1,
+        le=MAX_SPEEDUP,
         description="Journey time runs this many times faster than real time. "
         "1 in production; the demo uses 86400 (a day a second).",
     )
@@ -48,10 +51,12 @@ class OrderJourneyInput(Strict):
     settings: JourneySettings
     plan: JourneyPlan = Field(default_factory=default_plan)
     events: list[OrderEvent] = Field(
-        default_factory=list, description="Events known when the journey starts."
+        default_factory=list,
+        max_length=MAX_START_EVENTS,
+        description="Events known when the journey starts.",
     )
-    first_send_delay: timedelta = Field(default=timedelta(0), ge=timedelta(0))
-    speedup: int = Field(default=1, ge=1)
+    first_send_delay: Annotated[timedelta, within(FIRST_SEND_DELAY)] = timedelta(0)
+    speedup: int = Field(default=1, ge=1, le=MAX_SPEEDUP)
 
 
 class JourneyFacts(BaseModel):

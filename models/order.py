@@ -8,10 +8,11 @@ import zoneinfo
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, Field, WithJsonSchema, field_validator
+from pydantic import AfterValidator, Field, WithJsonSchema, field_validator
 from pydantic.networks import validate_email
 
-from models.base import Channel, Strict
+from models.base import Channel, Moment, Name, Strict
+from models.limits import MAX_ITEMS, MAX_QUANTITY
 
 Locale = Literal["pt-BR", "en"]
 SUPPORTED_LOCALES: tuple[Locale, ...] = ("pt-BR", "en")
@@ -28,6 +29,8 @@ BusinessId = Annotated[
 def _normalized_email(value: str) -> str:
     # pydantic's EmailStr check (email_validator), remembered: a journey's address is
     # decoded again for every send and every replay.
+    if value != value.strip():
+        raise ValueError("must not have spaces or line breaks around it")
     return validate_email(value)[1]
 
 
@@ -35,12 +38,19 @@ Email = Annotated[
     str, AfterValidator(_normalized_email), WithJsonSchema({"type": "string", "format": "email"})
 ]
 
-_E164 = re.compile(r"^\+[1-9]\d{7,14}$")
+_E164 = re.compile(r"\+[1-9][0-9]{7,14}")
+
+
+@functools.cache
+def iana_timezones() -> frozenset[str]:
+    """The IANA database's keys, e.g. 'America/Sao_Paulo'. Names of its folders
+    ('America') and files that are not zones are not among them."""
+    return frozenset(zoneinfo.available_timezones())
 
 
 class Customer(Strict):
     id: BusinessId | None = None
-    name: str = Field(min_length=1, max_length=120)
+    name: Name = Field(min_length=1, max_length=120)
     locale: Locale = "pt-BR"
     timezone: str = "America/Sao_Paulo"
     email: Email | None = None
@@ -58,17 +68,17 @@ class Customer(Strict):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown IANA timezone {value!r}") from None
+        if value not in iana_timezones():
+            shown = value if len(value) <= 60 else f"{value[:60]}..."
+            raise ValueError(f"unknown IANA timezone {shown!r}, e.g. 'America/Sao_Paulo'")
         return value
 
     @field_validator("phone")
     @classmethod
     def _e164(cls, value: str | None) -> str | None:
-        if value is not None and not _E164.match(value):
-            raise ValueError(f"{value!r} is not an E.164 number such as +5511987654321")
+        if value is not None and not _E164.fullmatch(value):
+            shown = value if len(value) <= 30 else f"{value[:30]}..."
+            raise ValueError(f"{shown!r} is not an E.164 number such as +5511987654321")
         return value
 
     @property
@@ -77,9 +87,9 @@ class Customer(Strict):
 
 
 class OrderItem(Strict):
-    sku: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=200)
-    quantity: int = Field(default=1, ge=1)
+    sku: Name = Field(min_length=1, max_length=64)
+    name: Name = Field(min_length=1, max_length=200)
+    quantity: int = Field(default=1, ge=1, le=MAX_QUANTITY)
 
 
 class Order(Strict):
@@ -88,8 +98,8 @@ class Order(Strict):
     store_id: BusinessId
     order_id: BusinessId
     customer: Customer
-    items: list[OrderItem] = Field(min_length=1)
-    promised_delivery_by: AwareDatetime | None = Field(
+    items: list[OrderItem] = Field(min_length=1, max_length=MAX_ITEMS)
+    promised_delivery_by: Moment | None = Field(
         default=None,
         description="The delivery date promised at checkout; starts the delivery watch.",
     )
@@ -100,7 +110,7 @@ class Order(Strict):
 
 
 class DeliveredOrder(Order):
-    delivered_at: AwareDatetime
+    delivered_at: Moment
 
     def without_delivery(self) -> Order:
         return Order.model_validate(self.model_dump(exclude={"delivered_at"}))

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import Field, model_validator
 
 from models.base import Strict
+from models.durations import within
+from models.limits import MAX_PLAN_STEPS, STEP_WAIT
 
 
 class StepKind(StrEnum):
@@ -28,7 +31,7 @@ class Step(Strict):
     kind: StepKind = StepKind.MESSAGE
     purpose: StepPurpose = StepPurpose.SERVICE
     template: str = Field(min_length=1, max_length=60, pattern=r"^[a-z0-9_]+$")
-    wait: timedelta = Field(
+    wait: Annotated[timedelta, within(STEP_WAIT)] = Field(
         default=timedelta(0),
         description="Time after the previous step. The first step is timed by "
         "settings.wait_after_delivery instead, so its wait must be 0.",
@@ -36,7 +39,7 @@ class Step(Strict):
 
 
 class JourneyPlan(Strict):
-    steps: list[Step] = Field(min_length=1)
+    steps: list[Step] = Field(min_length=1, max_length=MAX_PLAN_STEPS)
 
     @model_validator(mode="after")
     def _coherent(self) -> JourneyPlan:
@@ -48,8 +51,6 @@ class JourneyPlan(Strict):
             raise ValueError(
                 "the first step is timed by settings.wait_after_delivery; its wait must be 0"
             )
-        if any(step.wait < timedelta(0) for step in self.steps):
-            raise ValueError("waits may not be negative")
         return self
 
 

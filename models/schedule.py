@@ -10,7 +10,8 @@ import zoneinfo
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
-from models.plan import Step
+from models.durations import describe_duration
+from models.plan import Step, StepKind
 from models.settings import (
     MAX_WAIT_AFTER_DELIVERY,
     MIN_WAIT_AFTER_DELIVERY,
@@ -98,12 +99,41 @@ def describe_local(moment: datetime, timezone: str) -> str:
     return f"{moment.astimezone(zoneinfo.ZoneInfo(timezone)):%a %d %b %H:%M} {timezone}"
 
 
-def describe_duration(duration: timedelta) -> str:
-    """e.g. '3 days', '1 day 12 hours', '45 minutes': for people, not for parsing."""
-    parts = []
-    days, rest = duration.days, duration.seconds
-    hours, minutes = rest // 3600, rest % 3600 // 60
-    for amount, unit in ((days, "day"), (hours, "hour"), (minutes, "minute")):
-        if amount:
-            parts.append(f"{amount} {unit}{'s' if amount > 1 else ''}")
-    return " ".join(parts) or "no time"
+def journey_timeline(
+    steps: Sequence[Step],
+    delivered_at: datetime,
+    settings: JourneySettings,
+    timezone: str,
+    *,
+    now: datetime,
+    first_send_delay: timedelta = timedelta(0),
+    promised_by: datetime | None = None,
+) -> list[tuple[str, datetime]]:
+    """Every moment a journey delivered at `delivered_at` may act on, computed ahead
+    with the functions the journey itself uses: each step, the feedback reminder, when
+    each feedback link expires, the delivery watch and the wait for a delivery. Each
+    moment is also described as operators see it. The edge computes this for every
+    journey it accepts, so none can fail on a date days later."""
+    moments: list[tuple[str, datetime]] = []
+    timed = plan_times(
+        steps, delivered_at, settings, timezone, not_before=now, first_send_delay=first_send_delay
+    )
+    for step, due, _ in timed:
+        moments.append((f"step {step.id}", due))
+        if step.kind is not StepKind.FEEDBACK_REQUEST:
+            continue
+        moments.append((f"feedback link of {step.id} expires", due + settings.feedback_link_ttl))
+        if settings.feedback_reminder_after is not None:
+            reminder = next_in_window(
+                due + settings.feedback_reminder_after, settings.send_window, timezone
+            )
+            moments.append(("feedback reminder", reminder))
+            moments.append(
+                ("feedback link of the reminder expires", reminder + settings.feedback_link_ttl)
+            )
+    if promised_by is not None:
+        moments.append(("delivery watch", promised_by + settings.delivery_grace))
+    moments.append(("end without delivery", now + settings.delivery_wait_limit))
+    for _, moment in moments:
+        describe_local(moment, timezone)
+    return moments

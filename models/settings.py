@@ -5,14 +5,24 @@ from __future__ import annotations
 import re
 from datetime import time, timedelta
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import Field, HttpUrl, field_validator, model_validator
 
-from models.base import Channel, Strict
+from models.base import Channel, Name, Strict
+from models.durations import within
+from models.limits import (
+    DELIVERY_GRACE,
+    DELIVERY_WAIT_LIMIT,
+    FEEDBACK_LINK_TTL,
+    FEEDBACK_REMINDER_AFTER,
+    MAX_TEMPLATE_PARAMETERS,
+    MAX_WHATSAPP_TEMPLATES,
+    WAIT_AFTER_DELIVERY,
+)
 from models.order import Locale
 
-MIN_WAIT_AFTER_DELIVERY = timedelta(days=1)
-MAX_WAIT_AFTER_DELIVERY = timedelta(days=2)
+MIN_WAIT_AFTER_DELIVERY, MAX_WAIT_AFTER_DELIVERY = WAIT_AFTER_DELIVERY
 
 
 class MessageCategory(StrEnum):
@@ -38,6 +48,7 @@ class WhatsAppTemplate(Strict):
     )
     parameters: list[str] = Field(
         default_factory=list,
+        max_length=MAX_TEMPLATE_PARAMETERS,
         description="The body's {{1}}, {{2}}, ... in order, each a path into the "
         "template variables, e.g. 'customer.first_name' or 'feedback_url'.",
     )
@@ -60,6 +71,17 @@ class SendWindow(Strict):
     start: time = time(9, 0)
     end: time = time(20, 0)
 
+    @field_validator("start", "end")
+    @classmethod
+    def _wall_clock(cls, value: time) -> time:
+        # The window is read in each customer's own timezone, so an offset here has no
+        # meaning (and cannot be compared with a local time).
+        if value.tzinfo is not None:
+            raise ValueError(
+                f"must be a local time such as 09:00, without an offset, got {value.isoformat()}"
+            )
+        return value
+
     @model_validator(mode="after")
     def _start_before_end(self) -> SendWindow:
         if self.start >= self.end:
@@ -71,19 +93,19 @@ class SendWindow(Strict):
 
 
 class Coupon(Strict):
-    code: str = Field(min_length=1, max_length=40)
-    benefit: str = Field(min_length=1, max_length=80, description="e.g. '10% off'")
+    code: Name = Field(min_length=1, max_length=40)
+    benefit: Name = Field(min_length=1, max_length=80, description="e.g. '10% off'")
 
 
 class JourneySettings(Strict):
-    store_name: str = Field(min_length=1, max_length=80)
+    store_name: Name = Field(min_length=1, max_length=80)
     channel: Channel = Channel.WHATSAPP
-    wait_after_delivery: timedelta = MIN_WAIT_AFTER_DELIVERY
+    wait_after_delivery: Annotated[timedelta, within(WAIT_AFTER_DELIVERY)] = MIN_WAIT_AFTER_DELIVERY
     send_window: SendWindow = SendWindow()
     review_url: HttpUrl
     social_handle: str | None = Field(default=None, pattern=r"^@[A-Za-z0-9._]{1,30}$")
     coupon: Coupon | None = None
-    feedback_link_ttl: timedelta = timedelta(days=30)
+    feedback_link_ttl: Annotated[timedelta, within(FEEDBACK_LINK_TTL)] = timedelta(days=30)
     fallback_channels: list[Channel] = Field(
         default_factory=list,
         description="Tried in order when the customer's channel cannot carry a message "
@@ -91,17 +113,18 @@ class JourneySettings(Strict):
     )
     whatsapp_templates: dict[str, WhatsAppTemplate] = Field(
         default_factory=dict,
+        max_length=MAX_WHATSAPP_TEMPLATES,
         description="Approved WhatsApp templates by plan template name, for the Cloud API.",
     )
-    delivery_grace: timedelta = Field(
+    delivery_grace: Annotated[timedelta, within(DELIVERY_GRACE)] = Field(
         default=timedelta(days=2),
         description="How long after the promised date a missing delivery counts as late.",
     )
-    delivery_wait_limit: timedelta = Field(
+    delivery_wait_limit: Annotated[timedelta, within(DELIVERY_WAIT_LIMIT)] = Field(
         default=timedelta(days=60),
         description="A journey still without delivery this long after its last event ends.",
     )
-    feedback_reminder_after: timedelta | None = Field(
+    feedback_reminder_after: Annotated[timedelta, within(FEEDBACK_REMINDER_AFTER)] | None = Field(
         default=timedelta(days=2),
         description="One reminder this long after the feedback request if no feedback "
         "came; null sends none.",
@@ -111,11 +134,12 @@ class JourneySettings(Strict):
     )
     store_locale: Locale = Field(default="pt-BR", description="Language of alerts to the store.")
 
-    @field_validator("wait_after_delivery")
+    @field_validator("whatsapp_templates")
     @classmethod
-    def _one_to_two_days(cls, value: timedelta) -> timedelta:
-        if not MIN_WAIT_AFTER_DELIVERY <= value <= MAX_WAIT_AFTER_DELIVERY:
-            raise ValueError(f"must be between 1 and 2 days, got {value}")
+    def _template_names(cls, value: dict[str, WhatsAppTemplate]) -> dict[str, WhatsAppTemplate]:
+        for name in value:
+            if not re.fullmatch(r"[a-z0-9_]{1,60}", name):
+                raise ValueError(f"{name[:60]!r} is not a template name such as 'thanks'")
         return value
 
     @field_validator("fallback_channels")
@@ -123,11 +147,4 @@ class JourneySettings(Strict):
     def _no_repeats(cls, value: list[Channel]) -> list[Channel]:
         if len(set(value)) != len(value):
             raise ValueError("a channel may appear only once")
-        return value
-
-    @field_validator("feedback_link_ttl")
-    @classmethod
-    def _positive_ttl(cls, value: timedelta) -> timedelta:
-        if value <= timedelta(0):
-            raise ValueError("must be positive")
         return value

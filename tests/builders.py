@@ -5,6 +5,12 @@ from __future__ import annotations
 import copy
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
+
+# Dates are checked against the moment of validation. Tests that validate these
+# builders' inputs without a server validate them at this stated moment: the morning
+# after the order below was delivered.
+VALIDATED_AT = datetime(2026, 3, 11, 10, 0, tzinfo=ZoneInfo("America/Sao_Paulo"))
 
 ORDER: dict[str, Any] = {
     "store_id": "loja-1",

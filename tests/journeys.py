@@ -55,13 +55,15 @@ class Journey:
         self.handle: WorkflowHandle[OrderJourney, JourneyProgress] | None = None
 
     async def report(self, kind: str, event_id: str | None = None, **fields: Any) -> None:
-        at = fields.pop("at", None) or await self.env.get_current_time()
+        now = await self.env.get_current_time()
+        at = fields.pop("at", None) or now
         result = await report_event(
             self.env.client,
             self.order,
             builders.event(kind, at, event_id, **fields),
             self.settings,
             task_queue=self.task_queue,
+            now=now,  # dates are checked against the server's clock, not the machine's
         )
         # Keep the handle of the call that started the journey: on the time-skipping
         # server only that one lets time run while the test awaits the result.

@@ -36,7 +36,7 @@ def request(
     order = builders.order(customer=customer or {})
     store = builders.settings(whatsapp_templates=WHATSAPP_TEMPLATES, **settings)
     only_step = {**step.model_dump(mode="json"), "wait": "PT0S"}  # first steps wait 0
-    journey = validate_journey(order, store, {"steps": [only_step]})
+    journey = validate_journey(order, store, {"steps": [only_step]}, now=builders.VALIDATED_AT)
     return MessageRequest(
         journey_id=journey.order.journey_id,
         step=step,

@@ -8,7 +8,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,6 @@ from temporalio.testing import WorkflowEnvironment
 
 from models import TASK_QUEUE
 from tests import builders
-from tests.clock import advance_to
 from tests.conftest import FEEDBACK_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +41,9 @@ async def test_start_prints_the_workflow_id_and_its_web_ui_link(
     time_skipping_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
     env = time_skipping_env
-    now = await advance_to(env, "12:00")
+    # The command line checks dates against the machine's clock. No worker runs here,
+    # so what the journey would do at this hour is not what the test is about.
+    now = datetime.now(UTC)
     order = write(tmp_path / "order.json", builders.order(now - timedelta(hours=3)))
     store = write(tmp_path / "store.json", builders.settings())
     target = {"TEMPORAL_ADDRESS": env.client.service_client.config.target_host}
@@ -91,7 +92,10 @@ def test_unreadable_json_is_named(tmp_path: Path) -> None:
     store = write(tmp_path / "store.json", builders.settings())
     result = run(["starter.py", "start", str(broken), "--settings", str(store)])
     assert result.returncode == 2
-    assert result.stderr.startswith(f"order: {broken} is not valid JSON (line 1")
+    assert result.stderr == (
+        f"order: {broken}: not valid JSON (column 23: Expecting property name enclosed in "
+        "double quotes)\n"
+    )
 
 
 def test_the_example_files_are_valid(tmp_path: Path) -> None:
@@ -102,6 +106,8 @@ def test_the_example_files_are_valid(tmp_path: Path) -> None:
         load_json(examples / "order.json", "order"),
         load_json(examples / "store.json", "settings"),
         load_json(examples / "plan.json", "plan"),
+        # The morning after the example order was delivered.
+        now=datetime.fromisoformat("2026-03-11T10:00:00-03:00"),
     )
     assert journey.order.customer.locale == "pt-BR"
 
@@ -150,7 +156,9 @@ async def test_events_and_feedback_from_the_command_line(
     time_skipping_env: WorkflowEnvironment, tmp_path: Path
 ) -> None:
     env = time_skipping_env
-    now = await advance_to(env, "12:00")
+    # The command line checks dates against the machine's clock. No worker runs here,
+    # so what the journey would do at this hour is not what the test is about.
+    now = datetime.now(UTC)
     target = {"TEMPORAL_ADDRESS": env.client.service_client.config.target_host}
     order = write(tmp_path / "order.json", builders.order(now))
     store = write(tmp_path / "store.json", builders.settings())
@@ -185,3 +193,93 @@ async def test_events_and_feedback_from_the_command_line(
     assert invalid.stderr.splitlines() == [
         "event: a shipped event needs its shipment (carrier, tracking code, URL)"
     ]
+
+
+BAD_FILES: dict[str, bytes] = {
+    "latin1.json": '{"store_id": "João"}'.encode("latin-1"),
+    "deep.json": b"[" * 5000 + b"]" * 5000,
+    "number.json": b'{"n": ' + b"7" * 4400 + b"}",
+    "array.json": b"[]",
+    "blank-name.json": json.dumps(builders.order(customer={"name": "  "})).encode(),
+    "far-future.json": json.dumps(builders.order(delivered_at="9999-12-31T00:00:00Z")).encode(),
+    "event-9999.json": json.dumps(
+        builders.event("delivered", builders.VALIDATED_AT) | {"occurred_at": "9999-01-01T00:00:00Z"}
+    ).encode(),
+    "window-offset.json": json.dumps(
+        builders.settings(send_window={"start": "09:00Z", "end": "20:00"})
+    ).encode(),
+}
+
+
+@pytest.mark.parametrize(
+    ("args", "first_field"),
+    [
+        (["start", "@latin1.json", "--settings", "@store.json"], "order"),
+        (["start", "@deep.json", "--settings", "@store.json"], "order"),
+        (["start", "@number.json", "--settings", "@store.json"], "order"),
+        (["start", "@array.json", "--settings", "@store.json"], "order"),
+        (["start", "@blank-name.json", "--settings", "@store.json"], "order.customer.name"),
+        (["start", "@far-future.json", "--settings", "@store.json"], "order.delivered_at"),
+        (["start", "@tmp", "--settings", "@store.json"], "order"),  # a directory
+        (["start", "@missing.json", "--settings", "@store.json"], "order"),
+        (["start", "@order.json", "--settings", "@store.json", "--speedup", "0"], "speedup"),
+        (
+            ["event", "@order.json", "--event", "@event-9999.json", "--settings", "@store.json"],
+            "event.occurred_at",
+        ),
+        (
+            ["event", "@order.json", "--event", "@array.json", "--settings", "@store.json"],
+            "event",
+        ),
+        (
+            ["preview", "@order.json", "--settings", "@window-offset.json"],
+            "settings.send_window.start",
+        ),
+        (["backfill", "@order.json", "--settings", "@deep.json"], "settings"),
+        (["feedback", "loja-1", "PED-1", "--rating", "0"], "feedback.rating"),
+        (["feedback", "loja 1", "PED-1", "--rating", "4"], "store_id"),
+        (
+            ["feedback", "loja-1", "PED-1", "--rating", "4", "--comment", "a\x1b[2J"],
+            "feedback.comment",
+        ),
+        (["status", "loja:1:PED-1"], "journey"),
+        (["opt-out", "loja-1", "PED/1"], "order_id"),
+    ],
+)
+def test_malformed_input_through_every_command_exits_2_with_lines_never_a_trace(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    first_field: str,
+) -> None:
+    import starter
+
+    for name, content in BAD_FILES.items():
+        (tmp_path / name).write_bytes(content)
+    write(tmp_path / "order.json", builders.order(datetime.now(UTC) - timedelta(hours=3)))
+    write(tmp_path / "store.json", builders.settings())
+    files = {name: str(tmp_path / name) for name in [*BAD_FILES, "order.json", "store.json"]}
+    files |= {"tmp": str(tmp_path), "missing.json": str(tmp_path / "missing.json")}
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:9")  # nothing listens: no start
+
+    code = starter.main([files.get(arg.removeprefix("@"), arg) for arg in args])
+
+    out, err = capsys.readouterr()
+    assert code == 2, err
+    lines = err.splitlines()
+    assert lines and lines[0].split(": ")[0] == first_field, lines
+    assert "Traceback" not in out + err
+
+
+def test_a_file_that_is_not_utf8_is_refused_by_the_process_without_a_trace(
+    tmp_path: Path,
+) -> None:
+    order = tmp_path / "order.json"
+    # "João" written in Latin-1, as an old export might: the ã is byte 0xE3.
+    order.write_bytes(json.dumps(builders.order()).replace("Ana", "João").encode("latin-1"))
+    store = write(tmp_path / "store.json", builders.settings())
+    result = run(["starter.py", "start", str(order), "--settings", str(store)])
+    assert result.returncode == 2
+    position = order.read_bytes().index(b"\xe3") + 1
+    assert result.stderr.splitlines() == [f"order: {order}: not UTF-8 text (byte {position})"]

@@ -18,12 +18,13 @@ def problems(order=None, settings=None, plan=None) -> list[str]:
             order if order is not None else builders.order(),
             settings if settings is not None else builders.settings(),
             plan,
+            now=builders.VALIDATED_AT,
         )
     return exc.value.problems
 
 
 def test_valid_input_gives_the_journey_with_the_default_plan() -> None:
-    journey = validate_journey(builders.order(), builders.settings())
+    journey = validate_journey(builders.order(), builders.settings(), now=builders.VALIDATED_AT)
     assert journey.plan == default_plan()
     assert journey.order.journey_id == "post-purchase:loja-1:PED-1"
 
@@ -36,9 +37,7 @@ def test_every_invalid_field_gets_its_own_line() -> None:
     assert len(lines) == 3
     assert any(line.startswith("order.delivered_at: ") and "timezone" in line for line in lines)
     assert any(line.startswith("order.customer.locale: ") for line in lines)
-    assert (
-        "settings.wait_after_delivery: must be between 1 and 2 days, got 3 days, 0:00:00" in lines
-    )
+    assert "settings.wait_after_delivery: must be between 1 day and 2 days, got 3 days" in lines
 
 
 def test_no_contact_for_the_channel_is_named() -> None:
@@ -61,7 +60,9 @@ def test_a_template_variable_the_store_lacks_fails_the_dry_run() -> None:
 
 def test_a_plan_without_the_coupon_step_needs_no_coupon() -> None:
     plan = {"steps": [{"id": "thanks", "template": "thanks"}]}
-    journey = validate_journey(builders.order(), builders.settings(coupon=None), plan)
+    journey = validate_journey(
+        builders.order(), builders.settings(coupon=None), plan, now=builders.VALIDATED_AT
+    )
     assert [step.id for step in journey.plan.steps] == ["thanks"]
 
 
@@ -78,7 +79,9 @@ def test_no_whatsapp_opt_in_is_named_when_there_is_no_fallback() -> None:
 
 def test_with_a_fallback_a_customer_reachable_on_it_is_accepted() -> None:
     order = builders.order(customer={"whatsapp_opt_in": False, "phone": None})
-    journey = validate_journey(order, builders.settings(fallback_channels=["email"]))
+    journey = validate_journey(
+        order, builders.settings(fallback_channels=["email"]), now=builders.VALIDATED_AT
+    )
     assert journey.order.customer.email == "ana@example.com"
 
 
@@ -93,10 +96,11 @@ def test_with_a_fallback_only_a_customer_no_channel_can_reach_is_rejected() -> N
 def test_a_preferred_channel_comes_before_the_stores() -> None:
     # Prefers email and never opted in to WhatsApp: reachable, though the store uses WhatsApp.
     order = builders.order(customer={"preferred_channel": "email", "whatsapp_opt_in": False})
-    assert validate_journey(order, builders.settings()).order.customer.preferred_channel == "email"
+    journey = validate_journey(order, builders.settings(), now=builders.VALIDATED_AT)
+    assert journey.order.customer.preferred_channel == "email"
     # A preference it cannot honour falls back to the store's channel...
     order = builders.order(customer={"preferred_channel": "email", "email": None})
-    validate_journey(order, builders.settings())
+    validate_journey(order, builders.settings(), now=builders.VALIDATED_AT)
     # ... and when neither can reach the customer, both are named.
     order = builders.order(
         customer={"preferred_channel": "email", "email": None, "whatsapp_opt_in": False}
@@ -109,7 +113,8 @@ def test_a_preferred_channel_comes_before_the_stores() -> None:
 
 def test_no_marketing_consent_does_not_refuse_the_journey() -> None:
     order = builders.order(customer={"marketing_opt_in": False})
-    assert validate_journey(order, builders.settings()).order.customer.marketing_opt_in is False
+    journey = validate_journey(order, builders.settings(), now=builders.VALIDATED_AT)
+    assert journey.order.customer.marketing_opt_in is False
 
 
 def test_whatsapp_template_parameters_are_checked_by_the_dry_run() -> None:
@@ -141,7 +146,9 @@ def test_a_backfill_memo_renders_each_shape_of_order_data_once(tmp_path: Path) -
     def check(order_id: str, **changes: Any) -> list[str]:
         order = builders.order(order_id=order_id, **changes)
         try:
-            validate_journey(order, store, renderer=renderer, render_memo=memo)
+            validate_journey(
+                order, store, renderer=renderer, render_memo=memo, now=builders.VALIDATED_AT
+            )
         except InvalidJourney as err:
             return err.problems
         return []

@@ -50,7 +50,7 @@ async def run_default_plan(
     order = builders.order(reported - timedelta(hours=2), customer=customer or {})
     store = builders.settings(whatsapp_templates=WHATSAPP_TEMPLATES, **settings)
     async with running_worker(env.client, activities) as task_queue:
-        started = await start_journey(env.client, order, store, task_queue=task_queue)
+        started = await start_journey(env.client, order, store, task_queue=task_queue, now=reported)
         return await started.handle.result()
 
 

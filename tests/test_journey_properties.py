@@ -80,7 +80,9 @@ async def play(
                 else:
                     kind = action if action in EVENTS else "placed"
                     event = builders.event(kind, now, event_id=f"evt-{index}")
-                result = await report_event(env.client, order, event, store, task_queue=task_queue)
+                result = await report_event(
+                    env.client, order, event, store, task_queue=task_queue, now=now
+                )
                 previous = event
                 if result.started:
                     first_handle = result.handle

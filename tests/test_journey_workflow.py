@@ -65,7 +65,11 @@ async def test_default_journey_after_a_23h_delivery(
     delivered = await advance_to(env, "23:00")
     async with running_worker(env.client, outbox_activities) as task_queue:
         started = await start_journey(
-            env.client, builders.order(delivered), builders.settings(), task_queue=task_queue
+            env.client,
+            builders.order(delivered),
+            builders.settings(),
+            task_queue=task_queue,
+            now=delivered,
         )
         progress = await started.handle.result()
 
@@ -115,7 +119,11 @@ async def test_every_message_lands_in_the_window_whatever_the_hour_of_delivery(
     delivered = await advance_to(env, delivered_at)
     async with running_worker(env.client, outbox_activities) as task_queue:
         started = await start_journey(
-            env.client, builders.order(delivered), builders.settings(), task_queue=task_queue
+            env.client,
+            builders.order(delivered),
+            builders.settings(),
+            task_queue=task_queue,
+            now=delivered,
         )
         progress = await started.handle.result()
 
@@ -134,7 +142,9 @@ async def test_a_customer_in_another_timezone_gets_messages_in_their_own_window(
     delivered = (await advance_to(env, "23:00", timezone=tokyo)).astimezone(ZoneInfo("UTC"))
     order = builders.order(delivered, customer={"timezone": tokyo, "locale": "en"})
     async with running_worker(env.client, outbox_activities) as task_queue:
-        started = await start_journey(env.client, order, builders.settings(), task_queue=task_queue)
+        started = await start_journey(
+            env.client, order, builders.settings(), task_queue=task_queue, now=delivered
+        )
         progress = await started.handle.result()
 
     first = local_midnight(delivered, tokyo, days=2) + timedelta(hours=9)
@@ -159,7 +169,12 @@ async def test_a_step_whose_wait_ends_after_closing_moves_to_the_next_opening(
     }
     async with running_worker(env.client, outbox_activities) as task_queue:
         started = await start_journey(
-            env.client, builders.order(delivered), settings, plan, task_queue=task_queue
+            env.client,
+            builders.order(delivered),
+            settings,
+            plan,
+            task_queue=task_queue,
+            now=delivered,
         )
         progress = await started.handle.result()
 
@@ -192,7 +207,12 @@ async def test_a_delivery_reported_days_late_sends_at_the_next_window_moment_not
     plan = {"steps": [{"id": "thanks", "template": "thanks"}]}
     async with running_worker(env.client, outbox_activities) as task_queue:
         started = await start_journey(
-            env.client, builders.order(delivered), builders.settings(), plan, task_queue=task_queue
+            env.client,
+            builders.order(delivered),
+            builders.settings(),
+            plan,
+            task_queue=task_queue,
+            now=reported,
         )
         progress = await started.handle.result()
     [step] = progress.steps
@@ -209,14 +229,20 @@ async def test_reporting_the_same_delivery_twice_returns_the_same_journey(
     now = await advance_to(env, "12:00")
     order = builders.order(now - timedelta(hours=2))
     async with running_worker(env.client, outbox_activities) as task_queue:
-        first = await start_journey(env.client, order, builders.settings(), task_queue=task_queue)
-        second = await start_journey(env.client, order, builders.settings(), task_queue=task_queue)
+        first = await start_journey(
+            env.client, order, builders.settings(), task_queue=task_queue, now=now
+        )
+        second = await start_journey(
+            env.client, order, builders.settings(), task_queue=task_queue, now=now
+        )
         assert first.started and not second.started
         assert second.journey_id == first.journey_id
         assert (await second.handle.describe()).run_id == first.handle.result_run_id
         await first.handle.result()
         # Even once the journey has ended, the order never gets a second one.
-        third = await start_journey(env.client, order, builders.settings(), task_queue=task_queue)
+        third = await start_journey(
+            env.client, order, builders.settings(), task_queue=task_queue, now=now
+        )
         assert not third.started
         assert (await third.handle.describe()).run_id == first.handle.result_run_id
     assert len(outbox_lines(outbox_path)) == len(default_schedule(now))
@@ -241,7 +267,9 @@ async def test_bad_input_is_rejected_and_starts_nothing(
     client = time_skipping_env.client
     order = builders.order(**order_changes)
     with pytest.raises(InvalidJourney) as exc:
-        await start_journey(client, order, builders.settings(**settings_changes))
+        await start_journey(
+            client, order, builders.settings(**settings_changes), now=builders.VALIDATED_AT
+        )
     assert [line.split(":")[0] for line in exc.value.problems] == [field]
     with pytest.raises(RPCError) as missing:
         await client.get_workflow_handle("post-purchase:loja-1:PED-1").describe()
@@ -259,7 +287,7 @@ async def test_a_first_send_delay_postpones_the_first_message_into_the_window(
             {"id": "questions", "template": "delivery_questions", "wait": "P2D"},
         ]
     }
-    journey = validate_journey(builders.order(delivered), builders.settings(), plan)
+    journey = validate_journey(builders.order(delivered), builders.settings(), plan, now=delivered)
     journey = journey.model_copy(update={"first_send_delay": timedelta(hours=11)})
     async with running_worker(env.client, outbox_activities) as task_queue:
         started = await start_validated(env.client, journey, task_queue=task_queue)
@@ -269,3 +297,50 @@ async def test_a_first_send_delay_postpones_the_first_message_into_the_window(
     # step counts its wait from there.
     first = local_midnight(delivered, SP, days=2) + timedelta(hours=9)
     assert_sent_on_time(progress.steps, [first, first + timedelta(days=2)])
+
+
+async def test_a_journey_at_every_bound_the_edge_accepts_runs_to_its_end(
+    time_skipping_env: WorkflowEnvironment, outbox_activities: JourneyActivities
+) -> None:
+    """The longest plan, the longest waits, link lifetime, reminder delay, grace and
+    wait limit, a delivery reported almost a year late and a promise a year ahead: the
+    journey computes every moment and ends, five years of journey time later."""
+    env = time_skipping_env
+    reported = await advance_to(env, "10:00")
+    settings = builders.settings(
+        wait_after_delivery="P2D",
+        feedback_link_ttl="P365D",
+        feedback_reminder_after="P30D",
+        delivery_grace="P30D",
+        delivery_wait_limit="P365D",
+    )
+    steps: list[dict[str, Any]] = [{"id": "thanks", "template": "thanks"}]
+    steps += [
+        {"id": f"questions_{n}", "template": "delivery_questions", "wait": "P90D"}
+        for n in range(1, 19)
+    ]
+    steps.append(
+        {
+            "id": "feedback_request",
+            "kind": "feedback_request",
+            "purpose": "feedback",
+            "template": "feedback_request",
+            "wait": "P90D",
+        }
+    )
+    order = builders.order(
+        reported - timedelta(days=364),
+        promised_delivery_by=(reported + timedelta(days=365)).isoformat(),
+    )
+    async with running_worker(env.client, outbox_activities) as task_queue:
+        started = await start_journey(
+            env.client, order, settings, {"steps": steps}, task_queue=task_queue, now=reported
+        )
+        progress = await started.handle.result()
+
+    assert progress.status is JourneyStatus.COMPLETED
+    sent = [s.step_id for s in progress.steps if s.status is StepStatus.SENT]
+    assert sent == [step["id"] for step in steps] + ["feedback_reminder"]
+    request, reminder = progress.steps[-2], progress.steps[-1]
+    assert request.scheduled_for - progress.steps[0].scheduled_for == timedelta(days=90 * 19)
+    assert reminder.scheduled_for == request.scheduled_for + timedelta(days=30)

@@ -52,7 +52,7 @@ def test_ids_cannot_contain_the_workflow_id_separator() -> None:
 def test_wait_after_delivery_outside_one_to_two_days_is_rejected(wait: str) -> None:
     with pytest.raises(ValidationError) as exc:
         JourneySettings.model_validate(builders.settings(wait_after_delivery=wait))
-    assert "between 1 and 2 days" in errors_of(exc)["wait_after_delivery"]
+    assert "must be between 1 day and 2 days, got " in errors_of(exc)["wait_after_delivery"]
 
 
 def test_send_window_must_open_before_it_closes() -> None:

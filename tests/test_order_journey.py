@@ -9,15 +9,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities import JourneyActivities
+from intake import InvalidJourney
 from models import JourneyProgress, JourneyStatus, StepStatus
-from models.events import Feedback
+from models.events import Feedback, FeedbackSubmission
 from starter import FeedbackRejected, report_event, submit_feedback
 from tests import builders
 from tests.clock import TUESDAY, advance_to
 from tests.journeys import Journey, local_midnight, outbox_lines, running_worker
+from workflows import OrderJourney
 
 SP = ZoneInfo("America/Sao_Paulo")
 
@@ -210,10 +214,23 @@ async def test_feedback_update_rejections_say_why(journey: Journey) -> None:
         await journey.feedback(4)
 
     await journey.report("delivered")
-    with pytest.raises(FeedbackRejected, match="rating must be 1 to 5, got 7"):
+    # The edge refuses a bad rating before it reaches the journey...
+    with pytest.raises(InvalidJourney, match=r"feedback\.rating: Input should be less than or"):
         await journey.feedback(7)
-    with pytest.raises(FeedbackRejected, match="rating must be 1 to 5, got 0"):
-        await journey.feedback(0)
+    # ... and the journey refuses one that bypasses the edge (the Web UI, the temporal
+    # CLI) in its validator, before the handler could fail on it.
+    assert journey.handle is not None
+    for rating, comment, reason in [
+        (7, None, "rating must be 1 to 5, got 7"),
+        (0, None, "rating must be 1 to 5, got 0"),
+        (4, "bom\x00", "comment contains a control character"),
+    ]:
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await journey.handle.execute_update(
+                OrderJourney.submit_feedback, FeedbackSubmission(rating=rating, comment=comment)
+            )
+        cause = refused.value.cause
+        assert isinstance(cause, ApplicationError) and cause.message == reason
 
     await journey.feedback(4)
     with pytest.raises(FeedbackRejected, match="feedback was already received"):
@@ -231,11 +248,13 @@ async def test_an_event_for_an_ended_journey_is_refused_not_restarted(
 ) -> None:
     await journey.report("delivered")
     await journey.result()
+    now = await journey.env.get_current_time()
     result = await report_event(
         journey.env.client,
         journey.order,
-        builders.event("returned", await journey.env.get_current_time()),
+        builders.event("returned", now),
         journey.settings,
         task_queue=journey.task_queue,
+        now=now,
     )
     assert not result.started and not result.accepted

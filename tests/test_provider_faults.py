@@ -54,6 +54,7 @@ async def test_with_a_third_of_requests_failing_each_message_is_delivered_once(
                         builders.order(delivered, order_id=f"PED-{n}"),
                         builders.settings(),
                         task_queue=task_queue,
+                        now=delivered,
                     )
                     for n in range(1, 5)
                 ]

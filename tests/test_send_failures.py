@@ -57,6 +57,7 @@ async def run_journey(env: WorkflowEnvironment, activities: JourneyActivities):
             builders.settings(),
             TWO_STEPS,
             task_queue=task_queue,
+            now=reported,
         )
         return await started.handle.result()
 

@@ -30,6 +30,8 @@ with workflow.unsafe.imports_passed_through():
         StepStatus,
     )
     from models.agenda import Action, Facts
+    from models.base import control_character
+    from models.durations import describe_duration
     from models.errors import STOPS_JOURNEY, SendErrorType
     from models.events import (
         ENDS_PROMOTION,
@@ -45,12 +47,8 @@ with workflow.unsafe.imports_passed_through():
         JourneyStage,
         OrderJourneyInput,
     )
-    from models.schedule import (
-        describe_duration,
-        describe_local,
-        next_in_window,
-        plan_times,
-    )
+    from models.limits import MAX_COMMENT, MAX_REASON
+    from models.schedule import describe_local, next_in_window, plan_times
     from models.search import JOURNEY_STAGE, NEXT_ACTION_AT, is_indexed
     from models.sending import (
         ALERT_STORE,
@@ -72,12 +70,10 @@ with workflow.unsafe.imports_passed_through():
 
 # Timer and dispatch latency: a send this late (in real time) still counts as on time.
 LATE_TOLERANCE = timedelta(minutes=1)
-MAX_COMMENT = 2000
 # workflow.patched ids: each names a change to the commands a journey issues.
 CANCEL_SEND_ON_OPT_OUT = "cancel-send-on-opt-out"
 INDEX_SEARCH_ATTRIBUTES = "index-search-attributes"
 OPERATOR_OPT_OUT_ID = "operator-opt-out"
-MAX_REASON = 300
 PRE_DELIVERY = frozenset({ORDER_CONFIRMATION.id, SHIPPING_UPDATE.id, DELIVERY_APOLOGY.id})
 
 
@@ -138,6 +134,11 @@ class OrderJourney:
             raise ApplicationError(
                 f"comment is longer than {MAX_COMMENT} characters", type="InvalidComment"
             )
+        # Whatever the handler builds from the submission must build: an update that
+        # bypassed the edge (the Web UI, the CLI) is refused here, not in the handler,
+        # where an error would fail the workflow task.
+        if submission.comment is not None and control_character(submission.comment, prose=True):
+            raise ApplicationError("comment contains a control character", type="InvalidComment")
 
     @workflow.update
     def opt_out(self, reason: str = "") -> str:
@@ -164,6 +165,8 @@ class OrderJourney:
             raise ApplicationError(
                 f"reason is longer than {MAX_REASON} characters", type="InvalidReason"
             )
+        if control_character(reason):
+            raise ApplicationError("reason contains a control character", type="InvalidReason")
 
     @workflow.query
     def progress(self) -> JourneyProgress:

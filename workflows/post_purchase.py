@@ -19,13 +19,9 @@ with workflow.unsafe.imports_passed_through():
         StepOutcome,
         StepStatus,
     )
+    from models.durations import describe_duration
     from models.errors import STOPS_JOURNEY
-    from models.schedule import (
-        describe_duration,
-        describe_local,
-        first_send_time,
-        next_in_window,
-    )
+    from models.schedule import describe_local, first_send_time, next_in_window
     from models.sending import (
         REQUEST_FEEDBACK,
         SEND_MESSAGE,
