@@ -24,8 +24,10 @@ from workflows import OrderJourney
 
 
 @asynccontextmanager
-async def running_worker(client: Client, activities: JourneyActivities) -> AsyncIterator[str]:
-    task_queue = f"journeys-{uuid.uuid4()}"
+async def running_worker(
+    client: Client, activities: JourneyActivities, task_queue: str | None = None
+) -> AsyncIterator[str]:
+    task_queue = task_queue or f"journeys-{uuid.uuid4()}"
     worker: Worker = build_worker(client, activities, task_queue=task_queue)
     async with worker:
         yield task_queue

@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from temporalio import activity
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 from activities import JourneyActivities
 from intake import InvalidJourney
-from models import JourneyProgress, JourneyStatus, StepStatus
+from models import JourneyProgress, JourneyStatus, MessageRequest, Receipt, StepStatus
 from models.events import Feedback, FeedbackSubmission
+from models.sending import SEND_MESSAGE
 from starter import FeedbackRejected, report_event, submit_feedback
 from tests import builders
 from tests.clock import TUESDAY, advance_to
 from tests.journeys import Journey, local_midnight, outbox_lines, running_worker
+from worker import worker_options
 from workflows import OrderJourney
 
 SP = ZoneInfo("America/Sao_Paulo")
@@ -241,6 +247,53 @@ async def test_feedback_update_rejections_say_why(journey: Journey) -> None:
         await journey.feedback(3)
     with pytest.raises(FeedbackRejected, match="no journey for order PED-404"):
         await submit_feedback(journey.env.client, "loja-1", "PED-404", 5)
+
+
+async def test_feedback_is_accepted_while_the_delivery_waits_behind_a_send_in_flight(
+    time_skipping_env: WorkflowEnvironment, outbox_activities: JourneyActivities
+) -> None:
+    env = time_skipping_env
+    now = await advance_to(env, "10:00", weekday=TUESDAY)
+    store, order = builders.settings(), builders.placed_order()
+    release = asyncio.Event()
+    sending = asyncio.Event()
+
+    @activity.defn(name=SEND_MESSAGE)
+    async def held_send(request: MessageRequest) -> Receipt:
+        """The order confirmation, held in flight until the test lets it answer."""
+        sending.set()
+        await release.wait()
+        return await outbox_activities.send_message(request)
+
+    activities: list[Callable[..., Awaitable[Receipt]]] = [
+        held_send,
+        outbox_activities.request_feedback,
+        outbox_activities.alerts.alert_store,
+    ]
+    async with Worker(
+        env.client,
+        task_queue="held",
+        workflows=[OrderJourney],
+        activities=activities,
+        **worker_options(),
+    ):
+        placed = await report_event(
+            env.client, order, builders.event("placed", now), store, task_queue="held", now=now
+        )
+        await sending.wait()
+        # The journey is busy sending the confirmation: the delivery waits in its inbox.
+        await report_event(
+            env.client, order, builders.event("delivered", now), store, task_queue="held", now=now
+        )
+        answer = await placed.handle.execute_update(
+            OrderJourney.submit_feedback, FeedbackSubmission(rating=5, comment="Chegou antes!")
+        )
+        release.set()
+        progress = await placed.handle.result()
+
+    assert answer == "feedback received"
+    assert progress.facts.feedback == Feedback(rating=5, comment="Chegou antes!")
+    assert progress.events == ["placed:placed-1", "delivered:delivered-1"]
 
 
 async def test_an_event_for_an_ended_journey_is_refused_not_restarted(

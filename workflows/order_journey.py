@@ -124,7 +124,7 @@ class OrderJourney:
             raise ApplicationError("the journey has ended", type="JourneyEnded")
         if self._facts.feedback is not None:
             raise ApplicationError("feedback was already received", type="FeedbackAlreadyGiven")
-        if self._facts.delivered_at is None:
+        if self._facts.delivered_at is None and not self._waiting(OrderEventType.DELIVERED):
             raise ApplicationError("the order has not been delivered yet", type="NotDelivered")
         if not 1 <= submission.rating <= 5:
             raise ApplicationError(
@@ -552,7 +552,12 @@ class OrderJourney:
 
     def _opt_out_waiting(self) -> bool:
         """An opt-out has arrived and waits in the inbox for the loop to apply it."""
-        return any(event.type is OrderEventType.OPTED_OUT for event in self._inbox)
+        return self._waiting(OrderEventType.OPTED_OUT)
+
+    def _waiting(self, kind: OrderEventType) -> bool:
+        """An event of this kind has arrived and waits in the inbox: an update handled
+        in the same workflow task as the signal sees it before the loop applies it."""
+        return any(event.type is kind for event in self._inbox)
 
     def _journey_facts(self) -> JourneyFacts:
         facts = self._facts
