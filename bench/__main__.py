@@ -3,7 +3,8 @@
 Each comparison runs both sides in one run, on one dev server with the same worker
 settings, alternating which side goes first round by round. It reports each side's
 median over the rounds, and the median of the rounds' own ratios (the two sides of a
-round share the machine's load of the moment). The table is Markdown, ready for
+round share the machine's load of the moment). `costs` counts rather than times: what
+one journey leaves in Temporal (bench/costs.py). The table is Markdown, ready for
 docs/performance.md.
 """
 
@@ -16,10 +17,10 @@ import shlex
 import sys
 import time
 
-from bench import overhead, sleeping, starts, testspeed
+from bench import costs, overhead, sleeping, starts, testspeed
 from bench.common import Row, machine, progress, table
 
-BENCHMARKS = ("overhead", "backfill", "sleeping", "tests")
+BENCHMARKS = ("overhead", "backfill", "sleeping", "tests", "costs")
 
 
 def _levels(text: str) -> list[int]:
@@ -29,7 +30,9 @@ def _levels(text: str) -> list[int]:
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python3 dev.py bench", description=__doc__)
     parser.add_argument("--only", choices=BENCHMARKS, action="append", help="repeatable")
-    parser.add_argument("--rounds", type=int, default=5, help="rounds per comparison")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="rounds per comparison; costs: journeys of each kind"
+    )
     parser.add_argument("--journeys", type=int, default=200, help="overhead: journeys at once")
     parser.add_argument("--orders", type=int, default=10_000, help="backfill: orders per side")
     parser.add_argument("--backfill-rounds", type=int, default=5)
@@ -56,6 +59,8 @@ async def run(args: argparse.Namespace) -> list[Row]:
         rows += await sleeping.measure(args.sleeping, args.cache)
     if "tests" in chosen:
         rows += await testspeed.measure(args.rounds, args.suite)
+    if "costs" in chosen:
+        rows += await costs.measure(args.rounds)
     return rows
 
 

@@ -23,6 +23,7 @@ from temporalio.client import Client
 
 from activities import WorkerConfig
 from connection import DATA_CONVERTER
+from models.search import dev_server_flags
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -55,25 +56,34 @@ class DevServer:
     client: Client
     target: str
     pid: int
+    metrics_url: str  # Prometheus text, e.g. the server's `action` counter
 
 
 @asynccontextmanager
-async def dev_server() -> AsyncIterator[DevServer]:
-    """`temporal server start-dev` on free ports, quiet, for one benchmark.
+async def dev_server(*, precise_timers: bool = False) -> AsyncIterator[DevServer]:
+    """`temporal server start-dev` on free ports, quiet, for one benchmark, with the
+    journeys' search attributes registered.
 
     Its state goes to a throwaway SQLite file in WAL mode without fsync (on /dev/shm
     when there is one). The default in-memory database serialises every write and
     caps starts near 230/s on two cores, which would measure SQLite, not the project.
+
+    `precise_timers`: the server fires timers within milliseconds instead of up to a
+    second late (history.timerProcessorMaxTimeShift), so a sped-up journey keeps a
+    timer for every wait of its plan.
     """
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     target = f"127.0.0.1:{port}"
     shm = Path("/dev/shm")
     state = tempfile.TemporaryDirectory(dir=shm if shm.is_dir() else None)
     args = [binary("temporal"), "server", "start-dev", "--headless", "--ip", "127.0.0.1"]
     args += ["--port", str(port), "--http-port", str(free_port())]
-    args += ["--metrics-port", str(free_port()), "--log-level", "error"]
+    args += ["--metrics-port", str(metrics_port), "--log-level", "error"]
     args += ["--db-filename", str(Path(state.name) / "temporal.db")]
     args += ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=off"]
+    args += dev_server_flags()
+    if precise_timers:
+        args += ["--dynamic-config-value", 'history.timerProcessorMaxTimeShift="1ms"']
     server = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
@@ -86,7 +96,7 @@ async def dev_server() -> AsyncIterator[DevServer]:
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise
                 await asyncio.sleep(0.1)
-        yield DevServer(client, target, server.pid)
+        yield DevServer(client, target, server.pid, f"http://127.0.0.1:{metrics_port}/metrics")
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.worker import Worker
 
@@ -72,10 +72,11 @@ async def run_project(client: Client, task_queue: str, batch: list[JourneyInput]
     return pace(len(batch), began, began_cpu)
 
 
-async def run_floor(client: Client, task_queue: str, count: int, bare: BareInput) -> Pace:
+async def start_floor(
+    client: Client, task_queue: str, count: int, bare: BareInput
+) -> list[WorkflowHandle[BareJourney, int]]:
     label = uuid.uuid4().hex[:8]
-    began, began_cpu = time.perf_counter(), time.process_time()
-    handles = await asyncio.gather(
+    return await asyncio.gather(
         *(
             client.start_workflow(
                 BareJourney.run,
@@ -87,16 +88,22 @@ async def run_floor(client: Client, task_queue: str, count: int, bare: BareInput
             for n in range(count)
         )
     )
+
+
+async def run_floor(client: Client, task_queue: str, count: int, bare: BareInput) -> Pace:
+    began, began_cpu = time.perf_counter(), time.process_time()
+    handles = await start_floor(client, task_queue, count, bare)
     await asyncio.gather(*(handle.result() for handle in handles))
     return pace(count, began, began_cpu)
 
 
-async def commands_of(client: Client, workflow_id: str) -> tuple[int, int]:
-    history = await client.get_workflow_handle(workflow_id).fetch_history()
+def floor_like(history: WorkflowHistory) -> BareInput:
+    """The floor of a journey: its history's timers and activities, each timer 1 ms."""
     kinds = [event.event_type for event in history.events]
-    return (
-        kinds.count(EventType.EVENT_TYPE_TIMER_STARTED),
-        kinds.count(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED),
+    return BareInput(
+        timers=kinds.count(EventType.EVENT_TYPE_TIMER_STARTED),
+        activities=kinds.count(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED),
+        timer=timedelta(milliseconds=1),
     )
 
 
@@ -119,8 +126,8 @@ async def measure(rounds: int, count: int) -> list[Row]:
                 # Warm-up: imports, sandbox, templates; and the floor's shape.
                 warm = journeys(1, f"warm-{uuid.uuid4().hex[:8]}")
                 await run_project(client, task_queue, warm)
-                timers, sends = await commands_of(client, warm[0].order.journey_id)
-                bare = BareInput(timers=timers, activities=sends, timer=timedelta(milliseconds=1))
+                warm_handle = client.get_workflow_handle(warm[0].order.journey_id)
+                bare = floor_like(await warm_handle.fetch_history())
                 await run_floor(client, task_queue, 10, bare)
 
                 paces: dict[str, list[Pace]] = {"project": [], "floor": []}
@@ -148,7 +155,7 @@ async def measure(rounds: int, count: int) -> list[Row]:
     rounds_ = list(zip(paces["project"], paces["floor"], strict=True))
     ratio = median([p.per_second / f.per_second for p, f in rounds_])
     cpu_ratio = median([f.cpu_ms / p.cpu_ms for p, f in rounds_])
-    shape = f"{count} at once, {timers} timer + {sends} sends each"
+    shape = f"{count} at once, {bare.timers} timer + {bare.activities} sends each"
     return [
         Row(
             f"overhead: journeys/s ({shape})",
