@@ -1,4 +1,4 @@
-"""The webhook channel against a real HTTP server on loopback."""
+"""The webhook channel and store alerts against a real HTTP server on loopback."""
 
 import time
 from collections.abc import Iterator
@@ -7,9 +7,21 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
+from activities.alerts import StoreAlerts
 from activities.channels import WebhookAdapter
-from activities.channels.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
+from activities.channels.webhook import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    SignedWebhook,
+    verify_signature,
+)
+from activities.rendering import Renderer
+from intake import validate_journey
+from models.events import Feedback
+from models.journey import AlertKind, AlertRequest, JourneyFacts
+from tests import builders
 from tests.provider_sink import Answer, ProviderSink
 from tests.test_outbox import message
 
@@ -106,3 +118,34 @@ async def test_a_connection_refused_is_left_to_temporal_to_retry() -> None:
         adapter = WebhookAdapter("http://127.0.0.1:9/messages", SECRET, client)
         with pytest.raises(httpx.ConnectError):
             await adapter.deliver(message())
+
+
+async def test_a_store_alert_records_the_receivers_own_id(sink: ProviderSink) -> None:
+    sink.script(Answer(200, {"id": "alert-77"}))
+    journey = validate_journey(builders.order(), builders.settings())
+    alerts = StoreAlerts(
+        Renderer(), webhook=SignedWebhook(sink.url, SECRET, httpx.AsyncClient(timeout=5))
+    )
+    key = f"{journey.order.journey_id}:alert_low_rating"
+    request = AlertRequest(
+        journey_id=journey.order.journey_id,
+        kind=AlertKind.LOW_RATING,
+        order=journey.order,
+        settings=journey.settings,
+        facts=JourneyFacts(feedback=Feedback(rating=2, comment="Chegou amassado")),
+        idempotency_key=key,
+    )
+    try:
+        receipt = await ActivityEnvironment().run(alerts.alert_store, request)
+    finally:
+        await alerts.aclose()
+    [posted] = sink.received
+    assert receipt.message_id == "alert-77" and receipt.idempotency_key == key
+    assert posted.idempotency_key == key and posted.json["kind"] == "low_rating"
+    assert verify_signature(
+        SECRET,
+        posted.headers[TIMESTAMP_HEADER.lower()],
+        posted.raw_body,
+        posted.headers[SIGNATURE_HEADER.lower()],
+        now=time.time(),
+    )

@@ -22,7 +22,7 @@ import time
 import httpx
 
 from activities.channels.base import OutgoingMessage
-from activities.channels.http_errors import raise_for_provider_status
+from activities.channels.http_errors import json_body, raise_for_provider_status
 from models import Receipt
 
 SIGNATURE_HEADER = "X-Journey-Signature"
@@ -52,11 +52,39 @@ def verify_signature(
 
 
 def _names_invalid_recipient(response: httpx.Response) -> bool:
-    try:
-        body = response.json()
-    except ValueError:
-        return False
-    return isinstance(body, dict) and body.get("reason") == "invalid_recipient"
+    return json_body(response).get("reason") == "invalid_recipient"
+
+
+def answered_id(response: httpx.Response, default: str) -> str:
+    """The receiver's own id for what it accepted (`{"id": ...}`), else `default`."""
+    found = json_body(response).get("id")
+    return str(found) if found else default
+
+
+class SignedWebhook:
+    """The store's endpoint, called with the shared secret's signature on every request.
+    Messages and store alerts both go through it."""
+
+    def __init__(self, url: str, secret: bytes, client: httpx.AsyncClient) -> None:
+        self.url = url
+        self._secret = secret
+        self._client = client
+
+    async def post(self, key: str, payload: dict[str, object]) -> httpx.Response:
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        headers = {"Content-Type": "application/json", **self._headers(key, body)}
+        return await self._client.post(self.url, content=body, headers=headers)
+
+    def _headers(self, key: str, signed: bytes) -> dict[str, str]:
+        timestamp = str(int(time.time()))
+        return {
+            "Idempotency-Key": key,
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: sign(self._secret, timestamp, signed),
+        }
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
 
 
 class WebhookAdapter:
@@ -64,40 +92,22 @@ class WebhookAdapter:
 
     def __init__(self, url: str, secret: bytes, client: httpx.AsyncClient) -> None:
         self.url = url
-        self._secret = secret
-        self._client = client
+        self._webhook = SignedWebhook(url, secret, client)
 
     async def deliver(self, message: OutgoingMessage) -> Receipt:
-        body = json.dumps(message.model_dump(mode="json"), ensure_ascii=False).encode()
-        timestamp = str(int(time.time()))
-        response = await self._client.post(
-            self.url,
-            content=body,
-            headers={
-                "Content-Type": "application/json",
-                "Idempotency-Key": message.idempotency_key,
-                TIMESTAMP_HEADER: timestamp,
-                SIGNATURE_HEADER: sign(self._secret, timestamp, body),
-            },
-        )
+        key = message.idempotency_key
+        response = await self._webhook.post(key, message.model_dump(mode="json"))
         raise_for_provider_status(
             response, "webhook", recipient_rejected=_names_invalid_recipient(response)
         )
-        message_id = message.idempotency_key
-        try:
-            answer = response.json()
-            if isinstance(answer, dict) and answer.get("id"):
-                message_id = str(answer["id"])
-        except ValueError:
-            pass
         return Receipt(
             channel=message.channel,
             adapter=self.name,
-            message_id=message_id,
-            idempotency_key=message.idempotency_key,
+            message_id=answered_id(response, key),
+            idempotency_key=key,
             duplicate=response.status_code == 200
             and response.headers.get("Idempotent-Replayed") == "true",
         )
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._webhook.aclose()
