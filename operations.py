@@ -37,7 +37,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.rendering import Renderer, message_context
 from connection import connect, web_ui_url
 from intake import PREVIEW_FEEDBACK_URL, InvalidJourney, load_json, validate_journey
-from models import JourneyInput, JourneyProgress, StepKind, StepStatus
+from models import JourneyInput, JourneyProgress, StepKind, StepOutcome, StepStatus
 from models.channels import message_category, route
 from models.journey import JourneyFacts
 from models.order import journey_id
@@ -76,8 +76,20 @@ def _when(moment: datetime | None, like: datetime | None = None) -> str:
     return moment.strftime("%a %d %b %Y %H:%M %z")
 
 
+def _step_detail(step: StepOutcome) -> str:
+    """One step in `status`: when and how it was sent, or why it was not, or why nobody
+    knows whether it was."""
+    if step.status is not StepStatus.SENT:
+        return f"{step.reason} (due {_when(step.scheduled_for)})"
+    detail = f"{_when(step.sent_at, step.scheduled_for)}  {step.channel}  message {step.message_id}"
+    if step.stop_note:
+        detail += f"  {step.stop_note}"
+    return detail
+
+
 def format_status(description: WorkflowExecutionDescription, progress: JourneyProgress) -> str:
-    """The progress as an operator reads it: sent, skipped, failed, next, feedback."""
+    """The progress as an operator reads it: sent (and whether after a stop), skipped,
+    of unknown outcome, failed, next, feedback."""
     stage = description.typed_search_attributes.get(JOURNEY_STAGE)
     status = description.status.name if description.status else "UNKNOWN"
     lines = [
@@ -90,19 +102,16 @@ def format_status(description: WorkflowExecutionDescription, progress: JourneyPr
         lines.append(f"Closed    {_when(description.close_time)}")
     if progress.events:
         lines.append(f"Events    {', '.join(progress.events)}")
-    for label, wanted in (("Sent", StepStatus.SENT), ("Skipped", StepStatus.SKIPPED)):
+    for label, wanted in (
+        ("Sent", StepStatus.SENT),
+        ("Skipped", StepStatus.SKIPPED),
+        ("Outcome unknown", StepStatus.UNKNOWN),
+    ):
         chosen = [s for s in progress.steps if s.status is wanted]
         if chosen:
             lines.append(label)
         for step in chosen:
-            if wanted is StepStatus.SENT:
-                detail = (
-                    f"{_when(step.sent_at, step.scheduled_for)}  {step.channel}  "
-                    f"message {step.message_id}"
-                )
-            else:
-                detail = f"{step.reason} (due {_when(step.scheduled_for)})"
-            lines.append(f"  {step.step_id:<20} {detail}")
+            lines.append(f"  {step.step_id:<20} {_step_detail(step)}")
     failed = [s for s in progress.steps if s.status is StepStatus.FAILED]
     if failed:
         lines.append("Failed")

@@ -10,6 +10,12 @@ Headers:
 Answers: 2xx with an optional JSON `{"id": ...}` is a delivery; 5xx, 408, 409, 425
 and 429 retry (honouring `Retry-After`); a 4xx whose JSON body has
 `"reason": "invalid_recipient"` is `RecipientRejected`, any other 4xx `MessageRejected`.
+
+Lookups (optional for receivers): after a stop, the outcome of a request that got no
+answer is asked with a `GET` to the same URL carrying the `Idempotency-Key` header,
+signed over `{timestamp}.{key}`. 200 with `{"id": ...}`: accepted; 404 with
+`{"reason": "unknown_idempotency_key"}`: never accepted; anything else: cannot tell.
+A GET never sends, so a lookup is safe after the customer asked to stop.
 """
 
 from __future__ import annotations
@@ -21,12 +27,13 @@ import time
 
 import httpx
 
-from activities.channels.base import OutgoingMessage
+from activities.channels.base import ABSENT, CANNOT_TELL, Lookup, OutgoingMessage
 from activities.channels.http_errors import json_body, raise_for_provider_status
-from models import Receipt
+from models import Channel, Receipt
 
 SIGNATURE_HEADER = "X-Journey-Signature"
 TIMESTAMP_HEADER = "X-Journey-Timestamp"
+UNKNOWN_KEY = "unknown_idempotency_key"
 
 
 def sign(secret: bytes, timestamp: str, body: bytes) -> str:
@@ -75,6 +82,10 @@ class SignedWebhook:
         headers = {"Content-Type": "application/json", **self._headers(key, body)}
         return await self._client.post(self.url, content=body, headers=headers)
 
+    async def get(self, key: str) -> httpx.Response:
+        """A lookup: signed over the key, since a GET has no body to sign."""
+        return await self._client.get(self.url, headers=self._headers(key, key.encode()))
+
     def _headers(self, key: str, signed: bytes) -> dict[str, str]:
         timestamp = str(int(time.time()))
         return {
@@ -108,6 +119,25 @@ class WebhookAdapter:
             duplicate=response.status_code == 200
             and response.headers.get("Idempotent-Replayed") == "true",
         )
+
+    async def look_up(self, key: str, channel: Channel) -> Lookup:
+        try:
+            response = await self._webhook.get(key)
+        except httpx.HTTPError:
+            return CANNOT_TELL
+        if response.status_code == 404 and json_body(response).get("reason") == UNKNOWN_KEY:
+            return ABSENT
+        if response.status_code != 200 or not json_body(response).get("id"):
+            return CANNOT_TELL  # a receiver without lookups, or one still processing it
+        receipt = Receipt(
+            channel=channel,
+            adapter=self.name,
+            message_id=answered_id(response, key),
+            idempotency_key=key,
+            duplicate=True,
+            looked_up=True,
+        )
+        return Lookup(receipt=receipt)
 
     async def aclose(self) -> None:
         await self._webhook.aclose()
