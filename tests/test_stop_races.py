@@ -123,10 +123,10 @@ async def test_a_stop_during_a_held_request_records_it_sent_and_landed_after_the
     harness: Harness,
 ) -> None:
     metrics = f"127.0.0.1:{free_port()}"
-    # The receiver holds the request 3 s, then takes it: well within the HTTP timeout.
+    # The receiver holds the request 5 s, then takes it: within the 10 s HTTP timeout.
     stopped = await race(
         harness,
-        lambda n: Answer(200, {"id": f"held-{n}"}, delay=3),
+        lambda n: Answer(200, {"id": f"held-{n}"}, delay=5),
         lambda *journeys: request_arrived(harness, *journeys),
         metrics_address=metrics,
     )
