@@ -50,7 +50,7 @@ from intake import (
     validate_journey,
     validate_journey_id,
 )
-from models import JourneyInput, JourneyProgress, StepKind, StepStatus
+from models import JourneyInput, JourneyProgress, StepKind, StepOutcome, StepStatus
 from models.channels import message_category, route
 from models.journey import JourneyFacts
 from models.schedule import describe_local, plan_times
@@ -193,8 +193,20 @@ def format_stuck(description: WorkflowExecutionDescription, problem: Stuck) -> s
     )
 
 
+def _step_detail(step: StepOutcome) -> str:
+    """One step in `status`: when and how it was sent, or why it was not, or why nobody
+    knows whether it was."""
+    if step.status is not StepStatus.SENT:
+        return f"{step.reason} (due {_when(step.scheduled_for)})"
+    detail = f"{_when(step.sent_at, step.scheduled_for)}  {step.channel}  message {step.message_id}"
+    if step.stop_note:
+        detail += f"  {step.stop_note}"
+    return detail
+
+
 def format_status(description: WorkflowExecutionDescription, progress: JourneyProgress) -> str:
-    """The progress as an operator reads it: sent, skipped, failed, next, feedback."""
+    """The progress as an operator reads it: sent (and whether after a stop), skipped,
+    of unknown outcome, failed, next, feedback."""
     stage = description.typed_search_attributes.get(JOURNEY_STAGE)
     status = description.status.name if description.status else "UNKNOWN"
     lines = [
@@ -207,19 +219,16 @@ def format_status(description: WorkflowExecutionDescription, progress: JourneyPr
         lines.append(f"Closed    {_when(description.close_time)}")
     if progress.events:
         lines.append(f"Events    {', '.join(progress.events)}")
-    for label, wanted in (("Sent", StepStatus.SENT), ("Skipped", StepStatus.SKIPPED)):
+    for label, wanted in (
+        ("Sent", StepStatus.SENT),
+        ("Skipped", StepStatus.SKIPPED),
+        ("Outcome unknown", StepStatus.UNKNOWN),
+    ):
         chosen = [s for s in progress.steps if s.status is wanted]
         if chosen:
             lines.append(label)
         for step in chosen:
-            if wanted is StepStatus.SENT:
-                detail = (
-                    f"{_when(step.sent_at, step.scheduled_for)}  {step.channel}  "
-                    f"message {step.message_id}"
-                )
-            else:
-                detail = f"{step.reason} (due {_when(step.scheduled_for)})"
-            lines.append(f"  {step.step_id:<20} {detail}")
+            lines.append(f"  {step.step_id:<20} {_step_detail(step)}")
     failed = [s for s in progress.steps if s.status is StepStatus.FAILED]
     if failed:
         lines.append("Failed")

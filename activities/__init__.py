@@ -6,6 +6,7 @@ import httpx
 
 from activities.alerts import StoreAlerts
 from activities.channels import make_adapters
+from activities.channels.webhook import SignedWebhook
 from activities.config import WorkerConfig
 from activities.ledger import JsonLinesLedger
 from activities.messages import JourneyActivities
@@ -27,7 +28,7 @@ def _store_alerts(config: WorkerConfig, renderer: Renderer) -> StoreAlerts:
     if url and config.webhook_secret:
         client = httpx.AsyncClient(timeout=config.http_timeout_seconds)
         secret = config.webhook_secret.get_secret_value().encode()
-        return StoreAlerts(renderer, webhook=(url, secret, client))
+        return StoreAlerts(renderer, webhook=SignedWebhook(url, secret, client))
     path = config.alerts_path or config.outbox_path.with_name("alerts.jsonl")
     return StoreAlerts(renderer, ledger=JsonLinesLedger(path, id_prefix="alert"))
 

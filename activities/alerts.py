@@ -7,16 +7,13 @@ signed like messages, or, with no webhook configured, to the alerts file
 
 from __future__ import annotations
 
-import json
 import logging
-import time
 from typing import Any
 
-import httpx
 from temporalio import activity
 
 from activities.channels.http_errors import raise_for_provider_status
-from activities.channels.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from activities.channels.webhook import SignedWebhook, answered_id
 from activities.ledger import JsonLinesLedger
 from activities.rendering import Renderer, message_context
 from models import Receipt
@@ -31,7 +28,7 @@ class StoreAlerts:
         renderer: Renderer,
         *,
         ledger: JsonLinesLedger | None = None,
-        webhook: tuple[str, bytes, httpx.AsyncClient] | None = None,
+        webhook: SignedWebhook | None = None,
     ) -> None:
         assert ledger or webhook, "alerts need a file or a webhook"
         self._renderer = renderer
@@ -69,24 +66,13 @@ class StoreAlerts:
 
     async def aclose(self) -> None:
         if self._webhook is not None:
-            await self._webhook[2].aclose()
+            await self._webhook.aclose()
         if self._ledger is not None:
             self._ledger.close()
 
     async def _post(self, key: str, record: dict[str, Any]) -> str:
+        """The receiver's own id for the alert (its `{"id": ...}`), else the key."""
         assert self._webhook is not None
-        url, secret, client = self._webhook
-        body = json.dumps({"idempotency_key": key, **record}, ensure_ascii=False).encode()
-        timestamp = str(int(time.time()))
-        response = await client.post(
-            url,
-            content=body,
-            headers={
-                "Content-Type": "application/json",
-                "Idempotency-Key": key,
-                TIMESTAMP_HEADER: timestamp,
-                SIGNATURE_HEADER: sign(secret, timestamp, body),
-            },
-        )
+        response = await self._webhook.post(key, {"idempotency_key": key, **record})
         raise_for_provider_status(response, "alert webhook")
-        return key
+        return answered_id(response, key)

@@ -12,9 +12,12 @@ import fcntl
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
+
+T = TypeVar("T")
 
 
 class JsonLinesLedger:
@@ -30,44 +33,50 @@ class JsonLinesLedger:
         self._turn = asyncio.Lock()
 
     async def append_once(self, key: str, record: dict[str, Any]) -> tuple[str, bool]:
-        """(record id, whether the key was already there).
+        """(record id, whether the key was already there)."""
+        return await self._in_turn(lambda handle: self._append_locked(handle, key, record))
 
-        An append is a few microseconds of local I/O, so it runs on the event loop when
-        the lock is free; handing every send to a thread cost more than the write. Only
-        when another process holds the lock does the wait move to a thread.
+    async def find(self, key: str) -> str | None:
+        """The id of the record written under `key`, or None; never writes one."""
+        return await self._in_turn(lambda handle: self._find_locked(handle, key))
+
+    async def _in_turn(self, work: Callable[[BinaryIO], T]) -> T:
+        """Run `work` on the file under its lock.
+
+        A ledger operation is a few microseconds of local I/O, so it runs on the event
+        loop when the lock is free; handing every send to a thread cost more than the
+        write. Only when another process holds the lock does the wait move to a thread.
         """
         async with self._turn:
             handle = self._open()
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                return await self._append_when_free(handle, key, record)
+                return await self._when_free(handle, work)
             try:
-                return self._append_locked(handle, key, record)
+                return work(handle)
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    async def _append_when_free(
-        self, handle: BinaryIO, key: str, record: dict[str, Any]
-    ) -> tuple[str, bool]:
-        """Wait for the lock, append and release in a thread, as one piece: a send
+    async def _when_free(self, handle: BinaryIO, work: Callable[[BinaryIO], T]) -> T:
+        """Wait for the lock, work and release in a thread, as one piece: a send
         cancelled meanwhile never leaves the lock taken."""
 
-        def wait_and_append() -> tuple[str, bool]:
+        def wait_and_work() -> T:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
-                return self._append_locked(handle, key, record)
+                return work(handle)
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-        work = asyncio.ensure_future(asyncio.to_thread(wait_and_append))
+        task = asyncio.ensure_future(asyncio.to_thread(wait_and_work))
         try:
-            return await asyncio.shield(work)
+            return await asyncio.shield(task)
         finally:
-            if not work.done():
+            if not task.done():
                 # Cancelled: the thread still finishes; keep this process's turn until
-                # it has, so no other append touches the ledger at the same time.
-                await asyncio.wait([work])
+                # it has, so no other operation touches the ledger at the same time.
+                await asyncio.wait([task])
 
     def close(self) -> None:
         if self._handle is not None:
@@ -93,12 +102,15 @@ class JsonLinesLedger:
         self._handle, self._identity = handle, (opened.st_dev, opened.st_ino)
         return handle
 
+    def _find_locked(self, handle: BinaryIO, key: str) -> str | None:
+        if os.fstat(handle.fileno()).st_size != self._offset:
+            self._catch_up(handle)
+        return self._seen.get(key)
+
     def _append_locked(
         self, handle: BinaryIO, key: str, record: dict[str, Any]
     ) -> tuple[str, bool]:
-        if os.fstat(handle.fileno()).st_size != self._offset:
-            self._catch_up(handle)
-        if key in self._seen:
+        if self._find_locked(handle, key) is not None:
             return self._seen[key], True
         record_id = f"{self._id_prefix}-{hashlib.sha256(key.encode()).hexdigest()[:20]}"
         line = {

@@ -4,6 +4,11 @@ A send walks the channel route (models.channels): the first channel that can car
 the message gets it. When a provider answers that the contact is unreachable on
 its channel (WhatsApp 131026), the send records that and moves on to the next
 channel in the same attempt, and the receipt says which channels to skip later.
+
+A stop (an opt-out, an operator's cancel) that meets a send gets the send's word on
+what the customer got (activities/stops.py): its receipt, `StoppedBeforeSending`, or
+`SendOutcomeUnknown`. `check_send` tells a stop what a send waiting between attempts
+did, since the server cancels such a send without asking it.
 """
 
 from __future__ import annotations
@@ -13,10 +18,11 @@ from datetime import datetime
 from typing import Any
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.alerts import StoreAlerts
 from activities.channels.base import ChannelAdapter, OutgoingMessage, TemplateCall
+from activities.channels.http_errors import left_without_answer
 from activities.feedback_link import feedback_url
 from activities.heartbeat import heartbeating
 from activities.rendering import (
@@ -26,6 +32,13 @@ from activities.rendering import (
     message_context,
     variable,
 )
+from activities.stops import (
+    SendTrail,
+    despite_stop,
+    journey_stopped,
+    leave_unless_stopped,
+    pending_send,
+)
 from models import Channel, MessageCategory, MessageRequest, Receipt
 from models.channels import (
     WHATSAPP_LANGUAGES,
@@ -34,7 +47,13 @@ from models.channels import (
     route,
     route_reason,
 )
-from models.errors import CANNOT_CARRY, CONTACT_FAILURES, SendErrorType
+from models.errors import (
+    CANNOT_CARRY,
+    CONTACT_FAILURES,
+    RetryableSendErrorType,
+    SendErrorType,
+)
+from models.journey import SendCheck
 
 
 def idempotency_key(request: MessageRequest, index: int, channel: Channel) -> str:
@@ -49,6 +68,14 @@ def idempotency_key(request: MessageRequest, index: int, channel: Channel) -> st
     if index == 0:
         return request.idempotency_key
     return f"{request.idempotency_key}:{channel}"
+
+
+def route_keys(request: MessageRequest) -> list[tuple[str, Channel]]:
+    """The idempotency key and channel of every request the send may make, in order."""
+    customer, settings = request.order.customer, request.settings
+    category = message_category(request.step, settings)
+    usable = [c for c in route(customer, settings, category, request.unreachable) if c.usable]
+    return [(idempotency_key(request, i, c.channel), c.channel) for i, c in enumerate(usable)]
 
 
 def no_route_error(candidates: list[Candidate], category: MessageCategory) -> ApplicationError:
@@ -79,9 +106,9 @@ class JourneyActivities:
         self.alerts = alerts
 
     @property
-    def all(self) -> list[Callable[..., Awaitable[Receipt]]]:
+    def all(self) -> list[Callable[..., Awaitable[object]]]:
         """Every activity, for registering on a worker."""
-        return [self.send_message, self.request_feedback, self.alerts.alert_store]
+        return [self.send_message, self.request_feedback, self.check_send, self.alerts.alert_store]
 
     @activity.defn(name="send_message")
     async def send_message(self, request: MessageRequest) -> Receipt:
@@ -93,6 +120,31 @@ class JourneyActivities:
         url = self.feedback_link(request, issued_at=request.scheduled_for)
         context = message_context(request.order, request.settings, url, request.facts)
         return await self._deliver(request, context)
+
+    @activity.defn(name="check_send")
+    async def check_send(self, request: MessageRequest) -> SendCheck:
+        """What a send's attempts did, read just before a stop cancels it, and again if
+        it ended in doubt without a word on the stop. A send waiting between attempts is
+        cancelled by the server at once, without a word from it; its trail, kept by the
+        server for the next attempt, is read now or never."""
+        pending = await pending_send(activity.client(), request.journey_id)
+        keys = route_keys(request)
+        if pending is None:
+            # It ended without a word on the stop, and its trail went with it: every
+            # request it may have made is in doubt.
+            return await self._ask_providers(SendTrail(lost_attempt=True), keys)
+        trail = SendTrail.from_details(pending.details).as_found_by(pending.attempt)
+        if pending.running:
+            # The running attempt gets the cancel and gives its own word, asking the
+            # providers itself. This answer counts only if it ends before the cancel
+            # reaches it; a request still out then shows in its trail after 2 s.
+            doubts = trail.doubts([key for key, _ in keys])
+            why = (
+                "a request of it got no answer, and the provider was not asked" if doubts else None
+            )
+            return SendCheck(pending=True, running=True, unanswered=doubts, why=why)
+        asked = await self._ask_providers(trail, keys)
+        return asked.model_copy(update={"pending": True})
 
     async def aclose(self) -> None:
         # One adapter may carry several channels; close each once.
@@ -127,17 +179,35 @@ class JourneyActivities:
                 str(err), type=SendErrorType.TEMPLATE_ERROR, non_retryable=True
             ) from err
 
+        messages = [
+            self._message(request, rendered, category, template_call, index, c.channel)
+            for index, c in enumerate(usable)
+        ]
+        trail = SendTrail.carried()
+        try:
+            return await self._send_along(messages, candidates, trail)
+        except BaseException:
+            trail.record()  # for the next attempt, and for a stop before it
+            raise
+
+    async def _send_along(
+        self, messages: list[OutgoingMessage], candidates: list[Candidate], trail: SendTrail
+    ) -> Receipt:
+        """Offer the message to each channel of the route in turn (one message each),
+        until one takes it or the journey stops the send."""
         failed: dict[Channel, str] = {}
         unreachable: list[Channel] = []
-        for index, candidate in enumerate(usable):
-            channel = candidate.channel
-            message = self._message(request, rendered, category, template_call, index, channel)
+        for index, message in enumerate(messages):
+            channel = message.channel
+            if journey_stopped():
+                return await self._word_after_stop(messages, trail)
             try:
-                with heartbeating():
-                    receipt = await self._adapters[channel].deliver(message)
+                receipt = await self._request(message, trail)
             except ApplicationError as err:
-                _count_attempt(channel, request.step.template, str(err.type or "error"))
-                is_last = index == len(usable) - 1
+                _count_attempt(channel, message.template, str(err.type or "error"))
+                if journey_stopped() and not err.non_retryable:
+                    return await self._word_after_stop(messages, trail)
+                is_last = index == len(messages) - 1
                 if is_last or err.type not in CONTACT_FAILURES | CANNOT_CARRY:
                     raise
                 failed[channel] = f"{err.type}: {err.message}"
@@ -146,13 +216,17 @@ class JourneyActivities:
                 activity.logger.warning(
                     "%s cannot carry %s (%s); trying %s",
                     channel,
-                    request.step.id,
+                    message.step_id,
                     err.message,
-                    usable[index + 1].channel,
+                    messages[index + 1].channel,
                 )
                 continue
+            except Exception:
+                if journey_stopped():
+                    return await self._word_after_stop(messages, trail)
+                raise
             outcome = "duplicate" if receipt.duplicate else "accepted"
-            _count_attempt(channel, request.step.template, outcome)
+            _count_attempt(channel, message.template, outcome)
             receipt = receipt.model_copy(
                 update={
                     "route_reason": route_reason(candidates, channel, failed),
@@ -160,16 +234,87 @@ class JourneyActivities:
                 }
             )
             activity.logger.info(
-                "sent %s by %s via %s (message id %s%s; %s)",
-                request.step.id,
+                "sent %s by %s via %s (message id %s%s; %s)%s",
+                message.step_id,
                 receipt.channel,
                 receipt.adapter,
                 receipt.message_id,
                 ", already delivered" if receipt.duplicate else "",
                 receipt.route_reason,
+                ", answered after the journey stopped it" if journey_stopped() else "",
             )
             return receipt
         raise AssertionError("unreachable: the last candidate returns or raises")
+
+    async def _request(self, message: OutgoingMessage, trail: SendTrail) -> Receipt:
+        """One request to the channel's provider, kept in the trail while it is out."""
+        adapter = self._adapters[message.channel]
+        trail.leaving(message.idempotency_key)
+        try:
+            with heartbeating(trail.details):
+                receipt = await leave_unless_stopped(lambda: adapter.deliver(message))
+        except Exception as err:
+            if not left_without_answer(err):
+                trail.answered()
+                raise
+            trail.left_unanswered()
+            raise ApplicationError(
+                f"{message.channel} by {adapter.name} gave no answer: {err!r}",
+                message.idempotency_key,
+                type=RetryableSendErrorType.NO_ANSWER,
+            ) from err
+        trail.answered()
+        return receipt
+
+    async def _word_after_stop(self, messages: list[OutgoingMessage], trail: SendTrail) -> Receipt:
+        """What the send tells a journey that stopped it, once no request of it is out:
+        the receipt of a message a provider says it took, or an error naming the send
+        not sent or of unknown outcome. Never a new request."""
+        keys = [(m.idempotency_key, m.channel) for m in messages]
+        asked = await despite_stop(lambda: self._ask_providers(trail, keys))
+        if asked.found is not None:
+            activity.logger.info(
+                "%s found at its provider after the journey stopped it (message id %s)",
+                messages[0].step_id,
+                asked.found.message_id,
+            )
+            return asked.found
+        if asked.why is None:
+            raise ApplicationError(
+                "the journey stopped this send before any request of it left",
+                type=SendErrorType.STOPPED_BEFORE_SENDING,
+                non_retryable=True,
+                category=ApplicationErrorCategory.BENIGN,
+            )
+        raise ApplicationError(
+            asked.why,
+            type=SendErrorType.OUTCOME_UNKNOWN,
+            non_retryable=True,
+            category=ApplicationErrorCategory.BENIGN,
+        )
+
+    async def _ask_providers(self, trail: SendTrail, keys: list[tuple[str, Channel]]) -> SendCheck:
+        """What the providers say of the requests the trail leaves in doubt, asked in a way
+        that never sends: a message found, all absent, or why the outcome stays unknown."""
+        channels = dict(keys)
+        doubts = trail.doubts([key for key, _ in keys])
+        if not doubts:
+            return SendCheck()
+        cannot_tell: list[str] = []
+        for key in doubts:
+            adapter = self._adapters[channels[key]]
+            answer = await adapter.look_up(key, channels[key])
+            if answer.receipt is not None:
+                return SendCheck(unanswered=doubts, found=answer.receipt)
+            if not answer.absent:
+                cannot_tell.append(f"{channels[key]} by {adapter.name}")
+        if not cannot_tell:
+            return SendCheck(unanswered=doubts, absent=True)
+        why = (
+            "a request of it left without an answer (or with its worker lost), and "
+            f"{', '.join(cannot_tell)} cannot say whether it took it without sending again"
+        )
+        return SendCheck(unanswered=doubts, why=why)
 
     def _template_call(
         self, request: MessageRequest, context: dict[str, Any]

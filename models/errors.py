@@ -36,6 +36,13 @@ class SendErrorType(StrEnum):
     # The idempotency key was used before with another payload (email 409): an earlier
     # attempt went out with different content, so nothing new is sent.
     IDEMPOTENCY_CONFLICT = "IdempotencyConflict"
+    # A stop (an opt-out, an operator's cancel) reached the send before any request of
+    # it left, and no earlier attempt left one without an answer: nothing was sent.
+    STOPPED_BEFORE_SENDING = "StoppedBeforeSending"
+    # A stop reached the send after a request of it left without an answer (a timeout,
+    # a dropped connection), and the provider cannot be asked without sending again:
+    # the customer may or may not have got the message.
+    OUTCOME_UNKNOWN = "SendOutcomeUnknown"
 
 
 class RetryableSendErrorType(StrEnum):
@@ -47,6 +54,9 @@ class RetryableSendErrorType(StrEnum):
     MARKETING_CAP = "MarketingCapReached"
     # Another request with the same idempotency key is in flight (email 409).
     IDEMPOTENT_REQUEST_IN_FLIGHT = "IdempotentRequestInFlight"
+    # The request left but no answer came back (a read timeout, a dropped connection):
+    # the provider may have taken it. Retried under the same key.
+    NO_ANSWER = "ProviderNoAnswer"
 
 
 STOPS_JOURNEY = frozenset(

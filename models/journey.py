@@ -120,12 +120,24 @@ class Receipt(Strict):
         default_factory=list,
         description="Channels this send found unreachable; later steps should skip them.",
     )
+    looked_up: bool = Field(
+        default=False,
+        description="Not a request's answer: the provider, asked after a stop, had the "
+        "message from an earlier request that got no answer.",
+    )
 
 
 class StepStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     SKIPPED = "skipped"
+    # A stop met the send after a request of it had left without an answer.
+    UNKNOWN = "unknown"
+
+    @property
+    def label(self) -> str:
+        """How operators read it."""
+        return "outcome unknown" if self is StepStatus.UNKNOWN else self.value
 
 
 class StepOutcome(BaseModel):
@@ -138,8 +150,42 @@ class StepOutcome(BaseModel):
     message_id: str | None = None
     error_type: str | None = None
     error: str | None = None
-    reason: str | None = Field(default=None, description="Why a step was skipped.")
+    reason: str | None = Field(
+        default=None,
+        description="Why a step was skipped, why its outcome is unknown, or how a send a "
+        "stop met is known to have landed.",
+    )
     route_reason: str | None = Field(default=None, description="Why this channel carried it.")
+    after_stop: str | None = Field(
+        default=None,
+        description="The stop (an opt-out, an operator's cancel) that met this send in "
+        "flight. On a sent step: it landed after the stop, having left before it.",
+    )
+
+    @property
+    def stop_note(self) -> str | None:
+        """How a sent step a stop met reached the customer, as operators read it."""
+        if self.status is not StepStatus.SENT or self.after_stop is None:
+            return None
+        return f"{self.reason or 'landed after the stop'} ({self.after_stop})"
+
+
+class SendCheck(BaseModel):
+    """What a stop finds of a send it is about to cancel (the `check_send` activity)."""
+
+    pending: bool = Field(default=False, description="The send had not ended.")
+    running: bool = Field(default=False, description="An attempt of it was running.")
+    unanswered: list[str] = Field(
+        default_factory=list,
+        description="Idempotency keys of requests that left, or may have left, without an answer.",
+    )
+    found: Receipt | None = Field(
+        default=None, description="A provider asked about those keys has the message."
+    )
+    absent: bool = Field(
+        default=False, description="The providers asked say none of those keys was accepted."
+    )
+    why: str | None = Field(default=None, description="Why its outcome is not known.")
 
 
 class JourneyStatus(StrEnum):

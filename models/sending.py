@@ -14,6 +14,7 @@ from temporalio.common import RetryPolicy
 SEND_MESSAGE = "send_message"
 REQUEST_FEEDBACK = "request_feedback"
 ALERT_STORE = "alert_store"
+CHECK_SEND = "check_send"
 
 SEND_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5),
@@ -25,3 +26,9 @@ SEND_START_TO_CLOSE = timedelta(seconds=30)
 SEND_SCHEDULE_TO_CLOSE = timedelta(hours=12)
 # Sends heartbeat every 2 s: a worker killed mid-send is noticed this soon.
 SEND_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
+
+# A stop asks what a send's attempts did before cancelling it: a status read and, where a
+# provider can be asked without sending again, a lookup per idempotency key.
+CHECK_START_TO_CLOSE = timedelta(seconds=45)
+CHECK_SCHEDULE_TO_CLOSE = timedelta(minutes=3)
+CHECK_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)

@@ -12,10 +12,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import Client
+from temporalio.api.enums.v1 import PendingActivityState
+from temporalio.client import Client, WorkflowHandle
 
 from activities.rendering import Renderer
 from models import JourneyPlan, JourneyProgress, StepKind, default_plan
+from models.sending import SEND_MESSAGE
 from models.stages import FEEDBACK_REMINDER
 from starter import JourneyStarted, start_journey
 from tests import builders
@@ -107,6 +109,17 @@ class Harness:
             seconds,
             "worker polling",
         )
+
+
+async def waiting_to_retry(handle: WorkflowHandle[Any, Any]) -> bool:
+    """The journey's send has had its first attempt and waits for its second."""
+    description = await handle.describe()
+    return any(
+        pending.activity_type.name == SEND_MESSAGE
+        and pending.attempt == 2
+        and pending.state == PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED
+        for pending in description.raw_description.pending_activities
+    )
 
 
 def messages_per_journey(plan: dict[str, Any] | None = None) -> list[str]:

@@ -222,7 +222,7 @@ class SinkProcess:
         await self._call("POST", "script", {"answers": [asdict(a) for a in answers]})
 
     async def configure(self, **settings: Any) -> None:
-        """`dedupe`, `fail_every`, `retry_after`."""
+        """`dedupe`, `fail_every`, `retry_after`, `lookups`."""
         await self._call("POST", "config", settings)
 
     async def _call(self, method: str, command: str, payload: Any = None) -> Any:

@@ -12,6 +12,11 @@ with `Retry-After` and a reset connection). A 2xx answer accepts the message as 
 request arrives, so a delayed 2xx is a provider that took the message and is slow to
 say so.
 
+It answers lookups as the webhook contract describes (activities/channels/webhook.py):
+`GET` on the messages URL with an `Idempotency-Key` header gets 200 `{"id": ...}` for
+an accepted key and 404 `{"reason": "unknown_idempotency_key"}` for any other. With
+`lookups=False` it is a receiver without lookups: 405.
+
 Two ways to run it:
 - in a thread of the test (`with ProviderSink().running() as sink`), read directly;
 - as its own process, `python -m tests.provider_sink --port-file PATH`, so it
@@ -99,6 +104,7 @@ class SinkRecords:
 
     attempts: list[Attempt] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)
+    lookups: list[str] = field(default_factory=list)  # keys asked about, answered or not
 
     def deliveries_per_key(self) -> Counter[str]:
         return Counter(d.key for d in self.deliveries)
@@ -110,6 +116,7 @@ class SinkRecords:
         return {
             "attempts": [asdict(a) for a in self.attempts],
             "deliveries": [asdict(d) for d in self.deliveries],
+            "lookups": self.lookups,
         }
 
     @classmethod
@@ -117,6 +124,7 @@ class SinkRecords:
         return cls(
             attempts=[Attempt(**a) for a in data["attempts"]],
             deliveries=[Delivery(**d) for d in data["deliveries"]],
+            lookups=data["lookups"],
         )
 
 
@@ -131,6 +139,7 @@ class ProviderSink:
         dedupe: bool = True,
         fail_every: int = 0,
         retry_after: float = 1.0,
+        lookups: bool = True,
         port: int = 0,
     ) -> None:
         self.received: list[Received] = []
@@ -139,6 +148,7 @@ class ProviderSink:
         self.dedupe = dedupe
         self.fail_every = fail_every
         self.retry_after = retry_after
+        self.lookups = lookups
         self._script: list[Answer] = []
         self._accepted: dict[str, str] = {}  # idempotency key -> message id
         self._faults_injected = 0
@@ -151,8 +161,10 @@ class ProviderSink:
                     with sink._lock:
                         state = sink.records.to_json()
                     self._reply(200, state)
-                else:
+                elif self.path.startswith(CONTROL_PREFIX):
                     self._reply(404, {"error": "not found"})
+                else:
+                    self._reply(*sink._look_up(self.headers.get("Idempotency-Key", "")))
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -184,6 +196,7 @@ class ProviderSink:
                         sink.dedupe = payload.get("dedupe", sink.dedupe)
                         sink.fail_every = payload.get("fail_every", sink.fail_every)
                         sink.retry_after = payload.get("retry_after", sink.retry_after)
+                        sink.lookups = payload.get("lookups", sink.lookups)
                 else:
                     self._reply(404, {"error": f"unknown command {command!r}"})
                     return
@@ -248,6 +261,16 @@ class ProviderSink:
             )
             return answer
 
+    def _look_up(self, key: str) -> tuple[int, dict[str, str]]:
+        """The status and body of the answer to a lookup of `key`."""
+        with self._lock:
+            self.records.lookups.append(key)
+            if not self.lookups:
+                return 405, {"error": "method not allowed"}
+            if key in self._accepted:
+                return 200, {"id": self._accepted[key]}
+            return 404, {"reason": "unknown_idempotency_key"}
+
     def _scripted(self, key: str) -> Answer | None:
         for index, answer in enumerate(self._script):
             if answer.matches(key):
@@ -275,7 +298,10 @@ class ProviderSink:
 
     def snapshot(self) -> SinkRecords:
         with self._lock:
-            return SinkRecords(list(self.records.attempts), list(self.records.deliveries))
+            records = self.records
+            return SinkRecords(
+                list(records.attempts), list(records.deliveries), list(records.lookups)
+            )
 
     @contextmanager
     def running(self) -> Iterator[ProviderSink]:

@@ -6,19 +6,24 @@ files next to the old ones: old files prove running journeys still replay, new o
 the new behaviour. Never edit or delete a history of a version that may still run.
 v1 histories are of PostPurchaseJourney, the workflow type before OrderJourney.
 `*-indexed-*` histories come from the dev server with the search attributes registered
-(the time-skipping server has none), with journey time sped up instead of skipped.
+(the time-skipping server has none), with journey time sped up instead of skipped; so do
+the stops that race a send (from v5), which need real time: a held request, an HTTP
+timeout, a retry's backoff.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities import JourneyActivities, WorkerConfig, build_activities
@@ -27,11 +32,14 @@ from models import search
 from starter import report_event
 from tests import builders
 from tests.conftest import FEEDBACK_SECRET
+from tests.harness import waiting_to_retry
 from tests.journeys import Journey, running_worker
+from tests.processes import wait_until
 from tests.provider_sink import Answer, ProviderSink
 from workflows import OrderJourney
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
+DAY = 86_400  # a speedup: a journey day per second
 Scenario = Callable[[Journey], Awaitable[None]]
 
 
@@ -95,14 +103,61 @@ async def _record(
         await env.shutdown()
 
 
-async def _record_indexed(
-    name: str, activities: JourneyActivities, temporal_cli: str, *, opt_out: bool
+Drive = Callable[[WorkflowHandle[Any, Any]], Awaitable[None]]
+
+
+async def nothing(handle: WorkflowHandle[Any, Any]) -> None:
+    return None
+
+
+async def opt_out_now(handle: WorkflowHandle[Any, Any]) -> None:
+    await handle.execute_update(OrderJourney.opt_out, "asked to stop")
+
+
+async def request_held(sink: ProviderSink, handle: WorkflowHandle[Any, Any]) -> None:
+    """Until the receiver holds the first message's request."""
+    key = f"{handle.id}:thanks"
+    await wait_until(lambda: key in sink.snapshot().attempts_per_key(), 30, "request")
+
+
+async def send_waiting_to_retry(sink: ProviderSink, handle: WorkflowHandle[Any, Any]) -> None:
+    """Until the first message's send waits for its second attempt."""
+    await wait_until(lambda: waiting_to_retry(handle), 30, "send waiting to retry")
+
+
+Moment = Callable[[ProviderSink, WorkflowHandle[Any, Any]], Awaitable[None]]
+
+
+def at(moment: Moment, sink: ProviderSink, stop: Drive) -> Drive:
+    """`stop` the journey at `moment` of its first send."""
+
+    async def drive(handle: WorkflowHandle[Any, Any]) -> None:
+        await moment(sink, handle)
+        await stop(handle)
+
+    return drive
+
+
+async def cancel_now(handle: WorkflowHandle[Any, Any]) -> None:
+    await handle.cancel()
+
+
+async def _record_live(
+    name: str,
+    activities: JourneyActivities,
+    temporal_cli: str,
+    drive: Drive,
+    *,
+    speedup: int,
+    indexed: bool = False,
 ) -> None:
-    """A run started with its search attributes: it upserts JourneyStage and NextActionAt."""
+    """A run on the dev server, in real time sped up by `speedup`, driven by `drive`.
+    `indexed`: started with its search attributes, so it upserts JourneyStage and
+    NextActionAt."""
     env = await WorkflowEnvironment.start_local(
         data_converter=DATA_CONVERTER,
         dev_server_existing_path=temporal_cli,
-        search_attributes=search.ALL,
+        search_attributes=search.ALL if indexed else (),
     )
     try:
         async with running_worker(env.client, activities) as task_queue:
@@ -111,20 +166,31 @@ async def _record_indexed(
                 builders.placed_order(customer={"id": "C-1"}),
                 builders.event("delivered", datetime.now(UTC)),
                 builders.settings(),
-                # A day a second leaves time to opt out before the first send; twenty
-                # days a second runs the whole plan in about a second.
-                speedup=86_400 if opt_out else 86_400 * 20,
+                speedup=speedup,
                 task_queue=task_queue,
-                search_attributes=True,
+                search_attributes=indexed,
             )
-            if opt_out:
-                await result.handle.execute_update(OrderJourney.opt_out, "asked to stop")
-            await result.handle.result()
+            await drive(result.handle)
+            with contextlib.suppress(WorkflowFailureError):  # a cancelled run
+                await result.handle.result()
             history = await result.handle.fetch_history()
         (HISTORIES / f"{name}.json").write_text(history.to_json(), encoding="utf-8")
         print(f"wrote tests/histories/{name}.json")
     finally:
         await env.shutdown()
+
+
+def webhook_activities(sink: ProviderSink, workdir: Path, **config: Any) -> JourneyActivities:
+    return build_activities(
+        WorkerConfig(
+            feedback_secret=FEEDBACK_SECRET,
+            adapter="webhook",
+            webhook_url=sink.url,
+            webhook_secret="hook-secret",
+            alerts_path=workdir / "alerts.jsonl",
+            **config,
+        )
+    )
 
 
 async def main(version: str) -> None:
@@ -134,15 +200,7 @@ async def main(version: str) -> None:
     assert temporal_cli, "the temporal CLI is missing: run through python3 dev.py test first"
     HISTORIES.mkdir(exist_ok=True)
     with ProviderSink().running() as sink, tempfile.TemporaryDirectory() as workdir:
-        activities = build_activities(
-            WorkerConfig(
-                feedback_secret=FEEDBACK_SECRET,
-                adapter="webhook",
-                webhook_url=sink.url,
-                webhook_secret="hook-secret",
-                alerts_path=Path(workdir) / "alerts.jsonl",
-            )
-        )
+        activities = webhook_activities(sink, Path(workdir))
         for name, scenario in [
             ("order-delivered", delivered),
             ("order-every-stage", every_stage),
@@ -151,9 +209,23 @@ async def main(version: str) -> None:
             ("order-returned-low-rating", returned_then_low_rating),
         ]:
             await _record(f"{version}-{name}", scenario, activities, test_server)
-        await _record_indexed(f"{version}-order-indexed", activities, temporal_cli, opt_out=False)
-        await _record_indexed(
-            f"{version}-order-indexed-opted-out", activities, temporal_cli, opt_out=True
+        # A day a second leaves time to opt out before the first send; twenty days a
+        # second runs the whole plan in about a second.
+        await _record_live(
+            f"{version}-order-indexed",
+            activities,
+            temporal_cli,
+            nothing,
+            speedup=DAY * 20,
+            indexed=True,
+        )
+        await _record_live(
+            f"{version}-order-indexed-opted-out",
+            activities,
+            temporal_cli,
+            opt_out_now,
+            speedup=DAY,
+            indexed=True,
         )
         sink.script(Answer(500), Answer(400, {"error": "rejected"}))
         await _record(f"{version}-order-retried-then-rejected", delivered, activities, test_server)
@@ -167,6 +239,27 @@ async def main(version: str) -> None:
             test_server,
         )
         await activities.aclose()
+        await _record_races(version, temporal_cli, Path(workdir))
+
+
+async def _record_races(version: str, temporal_cli: str, workdir: Path) -> None:
+    """Stops racing a send, in real time, each with a receiver of its own: it holds the
+    request 3 s and takes it; or takes it and answers after the worker's 1 s timeout."""
+    held = Answer(200, delay=3, key_suffix=":thanks")
+    late = Answer(200, delay=2.5, key_suffix=":thanks")
+    for name, answer, timeout, moment, stop in [
+        ("opted-out-during-a-held-request", held, 10, request_held, opt_out_now),
+        ("cancelled-during-a-held-request", held, 10, request_held, cancel_now),
+        ("opted-out-while-a-send-waits-to-retry", late, 1, send_waiting_to_retry, opt_out_now),
+    ]:
+        with ProviderSink().running() as sink:
+            sink.script(answer)
+            racing = webhook_activities(sink, workdir, http_timeout_seconds=timeout)
+            drive = at(moment, sink, stop)
+            await _record_live(
+                f"{version}-order-{name}", racing, temporal_cli, drive, speedup=DAY * 4
+            )
+            await racing.aclose()
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import IO
 
 from activities.channels import OutboxAdapter, OutgoingMessage
+from activities.channels.base import ABSENT
 from models import Channel, Receipt
 
 
@@ -130,3 +131,18 @@ async def test_a_send_cancelled_while_waiting_for_the_lock_leaves_it_free(tmp_pa
     later = await adapter.deliver(message("post-purchase:loja-1:PED-1:photo"))
     assert not later.duplicate
     await adapter.aclose()
+
+
+async def test_a_lookup_finds_what_another_process_wrote_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    outbox = tmp_path / "outbox.jsonl"
+    written = await OutboxAdapter(outbox).deliver(message())
+    reader = OutboxAdapter(outbox)  # another worker, which never saw the key
+    found = await reader.look_up(message().idempotency_key, Channel.WHATSAPP)
+    missing = await reader.look_up("post-purchase:loja-1:PED-1:coupon", Channel.WHATSAPP)
+    assert found.receipt is not None and found.receipt.looked_up
+    assert found.receipt.message_id == written.message_id
+    assert missing == ABSENT
+    assert len(lines(outbox)) == 1
+    await reader.aclose()

@@ -14,9 +14,14 @@ from temporalio.worker import Replayer
 from connection import DATA_CONVERTER
 from worker import sandbox_runner
 from workflows import OrderJourney, PostPurchaseJourney
-from workflows.order_journey import CANCEL_SEND_ON_OPT_OUT, INDEX_SEARCH_ATTRIBUTES
+from workflows.order_journey import (
+    CANCEL_SEND_ON_OPT_OUT,
+    INDEX_SEARCH_ATTRIBUTES,
+    WAIT_FOR_SEND_OUTCOME,
+)
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+HISTORIES_BY_NAME = {path.stem: path for path in HISTORIES}
 
 
 def test_there_are_histories_to_replay() -> None:
@@ -42,6 +47,15 @@ def test_there_are_histories_to_replay() -> None:
         "v4-order-indexed",
         "v4-order-indexed-opted-out",
     } <= names
+    assert {
+        "v5-order-delivered",
+        "v5-order-opted-out-mid-send",
+        "v5-order-indexed-opted-out",
+        # Stops that race a send, waiting for its outcome.
+        "v5-order-opted-out-during-a-held-request",
+        "v5-order-cancelled-during-a-held-request",
+        "v5-order-opted-out-while-a-send-waits-to-retry",
+    } <= names
 
 
 def patches(path: Path) -> set[str]:
@@ -64,6 +78,31 @@ def test_histories_before_and_after_the_opt_out_cancellation_are_both_kept() -> 
     assert v3 and all(CANCEL_SEND_ON_OPT_OUT in patches(p) for p in v3)
     mid_send = next(p for p in v3 if p.stem == "v3-order-opted-out-mid-send")
     assert "EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED" in mid_send.read_text(encoding="utf-8")
+
+
+def event_types(path: Path) -> list[str]:
+    events = json.loads(path.read_text(encoding="utf-8"))["events"]
+    return [event["eventType"].removeprefix("EVENT_TYPE_") for event in events]
+
+
+def test_only_runs_since_v5_wait_for_the_outcome_of_a_send_a_stop_meets() -> None:
+    """Before v5 a stop cancelled a send without waiting (TRY_CANCEL) and recorded it
+    skipped; v5 runs carry the patch marker and wait for the send to end."""
+    for path in HISTORIES:
+        sends = "ACTIVITY_TASK_SCHEDULED" in event_types(path)
+        waits = path.stem.startswith("v5-") and sends
+        assert (WAIT_FOR_SEND_OUTCOME in patches(path)) is waits, path.stem
+    held = event_types(HISTORIES_BY_NAME["v5-order-opted-out-during-a-held-request"])
+    # Asked to cancel, the send still completed: the message landed after the stop.
+    cancel = held.index("ACTIVITY_TASK_CANCEL_REQUESTED")
+    assert "ACTIVITY_TASK_COMPLETED" in held[cancel:]
+    retrying = event_types(HISTORIES_BY_NAME["v5-order-opted-out-while-a-send-waits-to-retry"])
+    # Between attempts, the server cancels the send without asking it.
+    assert retrying[retrying.index("ACTIVITY_TASK_CANCEL_REQUESTED") + 1] == (
+        "ACTIVITY_TASK_CANCELED"
+    )
+    cancelled = event_types(HISTORIES_BY_NAME["v5-order-cancelled-during-a-held-request"])
+    assert cancelled[-1] == "WORKFLOW_EXECUTION_CANCELED"
 
 
 def test_only_runs_started_with_search_attributes_upsert_them() -> None:

@@ -9,11 +9,14 @@ picture, and checks the stop rules right before every send.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from models import (
@@ -32,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from models.agenda import Action, Facts
     from models.base import control_character
     from models.durations import describe_duration
-    from models.errors import STOPS_JOURNEY, SendErrorType
+    from models.errors import STOPS_JOURNEY, RetryableSendErrorType, SendErrorType
     from models.events import (
         ENDS_PROMOTION,
         Feedback,
@@ -46,12 +49,17 @@ with workflow.unsafe.imports_passed_through():
         JourneyFacts,
         JourneyStage,
         OrderJourneyInput,
+        SendCheck,
     )
     from models.limits import MAX_COMMENT, MAX_REASON
     from models.schedule import describe_local, next_in_window, plan_times
     from models.search import JOURNEY_STAGE, NEXT_ACTION_AT, is_indexed
     from models.sending import (
         ALERT_STORE,
+        CHECK_RETRY,
+        CHECK_SCHEDULE_TO_CLOSE,
+        CHECK_SEND,
+        CHECK_START_TO_CLOSE,
         REQUEST_FEEDBACK,
         SEND_HEARTBEAT_TIMEOUT,
         SEND_MESSAGE,
@@ -73,6 +81,10 @@ LATE_TOLERANCE = timedelta(minutes=1)
 # workflow.patched ids: each names a change to the commands a journey issues.
 CANCEL_SEND_ON_OPT_OUT = "cancel-send-on-opt-out"
 INDEX_SEARCH_ATTRIBUTES = "index-search-attributes"
+WAIT_FOR_SEND_OUTCOME = "wait-for-send-outcome"
+OPTED_OUT = "customer opted out"
+CANCELLED = "cancelled by an operator"
+FOUND_AFTER_STOP = "an earlier request got no answer but had landed: found after the stop"
 OPERATOR_OPT_OUT_ID = "operator-opt-out"
 PRE_DELIVERY = frozenset({ORDER_CONFIRMATION.id, SHIPPING_UPDATE.id, DELIVERY_APOLOGY.id})
 
@@ -94,6 +106,9 @@ class OrderJourney:
         # Search attributes: kept up to date only in runs started with StoreId set.
         self._indexed = False
         self._last_index: tuple[str, datetime | None] | None = None
+        # An operator cancelled the run while a send was in flight: the journey records
+        # how the send ended, then ends cancelled.
+        self._cancelled = False
 
     # --- the outside world's controls -------------------------------------------------
 
@@ -193,27 +208,13 @@ class OrderJourney:
         )
         for event in journey.events:
             self.event(event)
-        while True:
-            self._absorb_events()
-            self._check_delivery_watch()
-            if self._finished():
-                break
-            action = min(self._agenda, key=lambda a: (a.due, a.seq), default=None)
-            wake_at, why = self._next_wake(action)
-            self._show(action)
-            self._index(wake_at)
-            if action is not None and action.due <= self._now():
-                self._agenda.remove(action)
-                await self._execute(action)
-                continue
-            await self._sleep(wake_at, why)
-        self._ended = True
+        try:
+            await self._follow_agenda()
+        except asyncio.CancelledError:
+            self._record_cancel()
+            raise
         progress = self._progress
-        progress.status = JourneyStatus.STOPPED if progress.stop_reason else JourneyStatus.COMPLETED
-        progress.stage = JourneyStage.ENDED
-        progress.next_step = progress.next_at = progress.next_why = None
-        progress.facts = self._journey_facts()
-        workflow.set_current_details(self._details())
+        self._close()
         self._index(None)
         if progress.stop_reason:
             _count("journey_stopped", "journeys stopped", reason=self._facts.stop_kind or "other")
@@ -222,6 +223,50 @@ class OrderJourney:
         workflow.logger.info("journey %s: %s", progress.status, progress.stop_reason or "done")
         await workflow.wait_condition(workflow.all_handlers_finished)
         return progress
+
+    async def _follow_agenda(self) -> None:
+        """Apply events, send what is due, sleep until the next thing is: until done."""
+        while True:
+            self._absorb_events()
+            self._check_delivery_watch()
+            if self._finished():
+                return
+            action = min(self._agenda, key=lambda a: (a.due, a.seq), default=None)
+            wake_at, why = self._next_wake(action)
+            self._show(action)
+            self._index(wake_at)
+            if action is not None and action.due <= self._now():
+                self._agenda.remove(action)
+                await self._execute(action)
+                if self._cancelled:
+                    raise asyncio.CancelledError(CANCELLED)
+                continue
+            await self._sleep(wake_at, why)
+
+    def _close(self) -> None:
+        """The journey has ended: nothing comes next."""
+        assert self._progress is not None
+        self._ended = True
+        progress = self._progress
+        progress.status = JourneyStatus.STOPPED if progress.stop_reason else JourneyStatus.COMPLETED
+        progress.stage = JourneyStage.ENDED
+        progress.next_step = progress.next_at = progress.next_why = None
+        progress.facts = self._journey_facts()
+        workflow.set_current_details(self._details())
+
+    def _record_cancel(self) -> None:
+        """An operator cancelled the run: it ends cancelled, recorded as stopped with
+        every message still planned skipped. Bookkeeping only, no command: runs of every
+        version end this way alike."""
+        assert self._progress is not None
+        facts = self._facts
+        if facts.stopped is None:
+            facts.stopped, facts.stop_kind = CANCELLED, "cancelled"
+        self._skip_pending(None, f"journey {CANCELLED}")
+        self._progress.stop_reason = facts.stopped
+        self._close()
+        _count("journey_stopped", "journeys stopped", reason=facts.stop_kind or "other")
+        workflow.logger.info("journey cancelled: %s", facts.stopped)
 
     async def _sleep(self, until: datetime | None, why: str) -> None:
         """Sleep until `until`, or until a signal or update wakes the journey."""
@@ -451,6 +496,10 @@ class OrderJourney:
             scheduled_for=due,
             channel=channel,
         )
+        # A stop that meets the send waits for the send's own word on how it ended. Runs
+        # started before this rule cancelled without waiting (TRY_CANCEL, which resolves
+        # at once), so they keep doing so.
+        waits_for_outcome = workflow.patched(WAIT_FOR_SEND_OUTCOME)
         sending = workflow.start_activity(
             activity,
             request,
@@ -459,37 +508,142 @@ class OrderJourney:
             schedule_to_close_timeout=SEND_SCHEDULE_TO_CLOSE,
             heartbeat_timeout=SEND_HEARTBEAT_TIMEOUT,
             retry_policy=SEND_RETRY,
+            cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
+            if waits_for_outcome
+            else workflow.ActivityCancellationType.TRY_CANCEL,
             summary=f"send '{step.template}' by {channel}",
         )
-        # A send can retry for hours while a provider is down. An opt-out arriving in
-        # that time cancels it rather than letting it land afterwards. Runs started
-        # before this rule never issued that cancellation, so they keep not issuing it.
-        if workflow.patched(CANCEL_SEND_ON_OPT_OUT):
+        if waits_for_outcome:
+            stop = await self._stop_during(sending)
+            if stop is not None:
+                return await self._outcome_after_stop(sending, request, base, stop)
+        elif workflow.patched(CANCEL_SEND_ON_OPT_OUT):
+            # A send can retry for hours while a provider is down. An opt-out arriving in
+            # that time cancels it rather than letting it land afterwards. Runs started
+            # before this rule never issued that cancellation, so they keep not issuing it.
             await workflow.wait_condition(lambda: sending.done() or self._opt_out_waiting())
             if not sending.done():
                 sending.cancel()
         try:
             receipt = await sending
         except ActivityError as err:
-            if isinstance(err.cause, CancelledError):
-                return base.model_copy(
-                    update={"status": StepStatus.SKIPPED, "reason": "customer opted out"}
-                )
-            failure = _failure(err)
-            if failure["error_type"] == SendErrorType.NO_MARKETING_CONSENT:
-                return base.model_copy(
-                    update={"status": StepStatus.SKIPPED, "reason": "no marketing consent"}
-                )
-            return base.model_copy(update=failure)
+            if isinstance(err.cause, CancelledError):  # only runs that never wait for it
+                return base.model_copy(update={"status": StepStatus.SKIPPED, "reason": OPTED_OUT})
+            return _failed(base, err)
+        return self._sent(base, receipt)
+
+    def _sent(self, base: StepOutcome, receipt: Receipt) -> StepOutcome:
         self._unreachable += [c for c in receipt.unreachable if c not in self._unreachable]
         return base.model_copy(
             update={
-                "sent_at": self._now(),
+                # A message found by asking the provider went out at a moment nobody saw.
+                "sent_at": None if receipt.looked_up else self._now(),
                 "message_id": receipt.message_id,
                 "channel": receipt.channel,
                 "route_reason": receipt.route_reason,
             }
         )
+
+    async def _stop_during(self, sending: workflow.ActivityHandle[Receipt]) -> str | None:
+        """Wait until the send ends or a stop comes (an opt-out, an operator's cancel);
+        the stop, if it came first."""
+        try:
+            await workflow.wait_condition(lambda: sending.done() or self._opt_out_waiting())
+        except asyncio.CancelledError:
+            self._cancelled = True
+        if sending.done():
+            return None
+        return CANCELLED if self._cancelled else OPTED_OUT
+
+    async def _outcome_after_stop(
+        self,
+        sending: workflow.ActivityHandle[Receipt],
+        request: MessageRequest,
+        base: StepOutcome,
+        stop: str,
+    ) -> StepOutcome:
+        """A stop met the send in flight. Ask what its attempts did (the server cancels
+        a send waiting between attempts without asking it), cancel it, and wait for it to
+        end: its own word, or the server's. The wait is bounded: once a cancel is asked,
+        the server retries no attempt, so it lasts at most one attempt's start-to-close
+        timeout (30 s), or its heartbeat timeout (10 s) if its worker is lost."""
+        check = await self._check_send(request)
+        if not sending.done():
+            sending.cancel()
+        await self._until_done(sending)
+        outcome = await self._how_it_ended(sending, request, base, check)
+        outcome = outcome.model_copy(update={"after_stop": stop})
+        if outcome.status is StepStatus.SKIPPED and outcome.reason is None:
+            outcome = outcome.model_copy(update={"reason": stop})
+        _count(
+            "journey_stopped_sends",
+            "sends a stop met in flight, by how they ended",
+            channel=str(outcome.channel),
+            template=outcome.template,
+            outcome=_STOPPED_SEND_OUTCOMES[outcome.status],
+        )
+        return outcome
+
+    async def _how_it_ended(
+        self,
+        sending: workflow.ActivityHandle[Receipt],
+        request: MessageRequest,
+        base: StepOutcome,
+        check: SendCheck | None,
+    ) -> StepOutcome:
+        """How a send a stop met ended: by its own word (a receipt, not sent, outcome
+        unknown), by a provider's refusal, or, when it ended without a word on the stop,
+        by what checking its requests finds."""
+        try:
+            receipt = sending.result()
+        except ActivityError as err:
+            cause = err.cause
+            skipped = base.model_copy(update={"status": StepStatus.SKIPPED})
+            if _is_error(cause, SendErrorType.STOPPED_BEFORE_SENDING):
+                return skipped
+            if isinstance(cause, ApplicationError) and cause.type == SendErrorType.OUTCOME_UNKNOWN:
+                return base.model_copy(
+                    update={"status": StepStatus.UNKNOWN, "reason": cause.message}
+                )
+            if isinstance(cause, CancelledError):
+                # The server cancelled it between attempts: the check read their trail.
+                return _judged_by_check(base, check)
+            if isinstance(cause, ApplicationError) and cause.non_retryable:
+                return _failed(base, err)  # the provider refused it
+            # The attempt ended unaware of the stop (a retryable failure, a lost worker),
+            # and no other follows. Ask again if it, or an earlier one, may have sent.
+            if _left_in_doubt(cause, check):
+                return _judged_by_check(base, await self._check_send(request))
+            return skipped
+        found = FOUND_AFTER_STOP if receipt.looked_up else None
+        return self._sent(base, receipt).model_copy(update={"reason": found})
+
+    async def _check_send(self, request: MessageRequest) -> SendCheck | None:
+        """What the send's attempts did so far; None if that could not be read."""
+        checking: workflow.ActivityHandle[SendCheck] = workflow.start_activity(
+            CHECK_SEND,
+            request,
+            result_type=SendCheck,
+            start_to_close_timeout=CHECK_START_TO_CLOSE,
+            schedule_to_close_timeout=CHECK_SCHEDULE_TO_CLOSE,
+            retry_policy=CHECK_RETRY,
+            summary=f"check what the send of '{request.step.template}' did",
+        )
+        await self._until_done(checking)
+        try:
+            return checking.result()
+        except ActivityError as err:
+            workflow.logger.warning("could not check the send: %s", err.cause)
+            return None
+
+    async def _until_done(self, handle: workflow.ActivityHandle[Any]) -> None:
+        """Wait for an activity to end. An operator's cancel meanwhile is noted, for the
+        journey to act on once it has recorded the outcome, not thrown into the wait."""
+        while not handle.done():
+            try:
+                await workflow.wait_condition(handle.done)
+            except asyncio.CancelledError:
+                self._cancelled = True
 
     async def _alert(self, action: Action) -> None:
         assert self._input is not None and self._progress is not None and action.alert
@@ -531,7 +685,7 @@ class OrderJourney:
         self._progress.steps.append(outcome)
         _count(
             "journey_messages",
-            "messages by channel, template and outcome (sent, failed, skipped)",
+            "messages by channel, template and outcome (sent, failed, skipped, unknown)",
             channel=str(outcome.channel),
             template=outcome.template,
             outcome=str(outcome.status),
@@ -581,7 +735,8 @@ class OrderJourney:
 
     def _details(self) -> str:
         """What an operator reads at the top of the run's page: the stage, every message
-        sent, skipped or failed, and what comes next. No customer contact details."""
+        sent (and whether it landed after a stop), skipped, failed or of unknown outcome,
+        and what comes next. No customer contact details."""
         assert self._progress is not None
         progress, tz = self._progress, self._tz
         lines = [f"**Stage** {self._search_stage()} · {progress.status}"]
@@ -589,9 +744,11 @@ class OrderJourney:
             if outcome.status is StepStatus.SENT:
                 at = describe_local(outcome.sent_at or outcome.scheduled_for, tz)
                 note = f" by {outcome.channel}, {at}"
+                if outcome.stop_note:
+                    note += f", {outcome.stop_note}"
             else:
                 note = f": {outcome.reason or outcome.error_type}"
-            lines.append(f"- {outcome.status} `{outcome.step_id}`{note}")
+            lines.append(f"- {outcome.status.label} `{outcome.step_id}`{note}")
         if progress.next_step and progress.next_at:
             when = describe_local(progress.next_at, tz)
             lines.append(f"**Next** `{progress.next_step}` {when}: {progress.next_why}")
@@ -636,6 +793,59 @@ def _count(name: str, description: str, **labels: str) -> None:
     """Add one to a counter on the worker's metrics endpoint; not counted on replay."""
     counter = workflow.metric_meter().create_counter(name, description)
     counter.add(1, labels or None)
+
+
+# journey_stopped_sends' `outcome` label, by how the journey recorded the send.
+_STOPPED_SEND_OUTCOMES = {
+    StepStatus.SENT: "landed_after_stop",
+    StepStatus.SKIPPED: "not_sent",
+    StepStatus.UNKNOWN: "unknown",
+    StepStatus.FAILED: "failed",
+}
+
+
+def _failed(base: StepOutcome, err: ActivityError) -> StepOutcome:
+    """A send that ended in an error: skipped without marketing consent, else failed."""
+    failure = _failure(err)
+    if failure["error_type"] == SendErrorType.NO_MARKETING_CONSENT:
+        return base.model_copy(
+            update={"status": StepStatus.SKIPPED, "reason": "no marketing consent"}
+        )
+    return base.model_copy(update=failure)
+
+
+def _is_error(cause: BaseException | None, error_type: str) -> bool:
+    return isinstance(cause, ApplicationError) and cause.type == error_type
+
+
+def _left_in_doubt(cause: BaseException | None, check: SendCheck | None) -> bool:
+    """A send that ended unaware of the stop may have reached a provider unseen: its
+    last request got no answer, its worker was lost, or an earlier attempt's request
+    was already in doubt (or could not be checked)."""
+    if isinstance(cause, ActivityTimeoutError):
+        return True  # its worker was lost: it may have been anywhere in its requests
+    if _is_error(cause, RetryableSendErrorType.NO_ANSWER):
+        return True
+    return check is None or bool(check.unanswered)
+
+
+def _judged_by_check(base: StepOutcome, check: SendCheck | None) -> StepOutcome:
+    """A send that gave no word on the stop, as the check of its requests finds it."""
+    unknown = {"status": StepStatus.UNKNOWN}
+    if check is None:
+        return base.model_copy(update=unknown | {"reason": "its requests could not be checked"})
+    if check.found is not None:
+        found = check.found
+        return base.model_copy(
+            update={
+                "message_id": found.message_id,
+                "channel": found.channel,
+                "reason": FOUND_AFTER_STOP,
+            }
+        )
+    if check.why is not None and not check.absent:
+        return base.model_copy(update=unknown | {"reason": check.why})
+    return base.model_copy(update={"status": StepStatus.SKIPPED})
 
 
 def _failure(err: ActivityError) -> dict[str, object]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -45,6 +46,18 @@ class OutgoingMessage(BaseModel):
     )
 
 
+@dataclass(frozen=True)
+class Lookup:
+    """What a provider says of an idempotency key when asked, without sending anything."""
+
+    receipt: Receipt | None = None  # it accepted a message under the key
+    absent: bool = False  # it never accepted one: nothing went out under the key
+
+
+CANNOT_TELL = Lookup()
+ABSENT = Lookup(absent=True)
+
+
 class ChannelAdapter(Protocol):
     name: str
 
@@ -52,6 +65,11 @@ class ChannelAdapter(Protocol):
         """Deliver once per idempotency key. Raise a retryable error for transient
         failures and a non-retryable `ApplicationError` named in `models.errors` for
         permanent refusals."""
+        ...
+
+    async def look_up(self, key: str, channel: Channel) -> Lookup:
+        """Whether the provider accepted a message under `key`, asked in a way that can
+        never send one. `CANNOT_TELL` when it cannot be asked so."""
         ...
 
     async def aclose(self) -> None: ...

@@ -19,7 +19,7 @@ from datetime import timedelta
 import httpx
 from temporalio.exceptions import ApplicationError
 
-from activities.channels.base import OutgoingMessage
+from activities.channels.base import CANNOT_TELL, Lookup, OutgoingMessage
 from activities.channels.http_errors import (
     MAX_RETRY_AFTER,
     backoff,
@@ -27,7 +27,7 @@ from activities.channels.http_errors import (
     provider_status_error,
 )
 from activities.unsubscribe import UnsubscribeLinks
-from models import Receipt
+from models import Channel, Receipt
 from models.errors import RetryableSendErrorType, SendErrorType
 
 RATE_LIMIT_FIRST_DELAY = timedelta(seconds=2)
@@ -108,6 +108,11 @@ class EmailApiAdapter:
             message_id=message_id,
             idempotency_key=message.idempotency_key,
         )
+
+    async def look_up(self, key: str, channel: Channel) -> Lookup:
+        # The API finds an email by its own id only, which a request without an answer
+        # never got; sending again under the key would send it if it had not gone.
+        return CANNOT_TELL
 
     async def aclose(self) -> None:
         await self._client.aclose()

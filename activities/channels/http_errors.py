@@ -85,3 +85,20 @@ def raise_for_provider_status(
     error = provider_status_error(response, provider, recipient_rejected=recipient_rejected)
     if error is not None:
         raise error
+
+
+# Raised after the request was written, or while it was: it may have reached the
+# provider, which may have accepted it, and no answer says whether. A refused or timed
+# out connection, or a wait for a pooled one, never sent anything.
+_LEFT_WITHOUT_ANSWER = (
+    httpx.ReadTimeout,
+    httpx.WriteTimeout,
+    httpx.ReadError,
+    httpx.WriteError,
+    httpx.RemoteProtocolError,
+)
+
+
+def left_without_answer(err: BaseException) -> bool:
+    """The request may have landed at the provider, but no answer came back."""
+    return isinstance(err, _LEFT_WITHOUT_ANSWER)

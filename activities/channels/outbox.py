@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from activities.channels.base import OutgoingMessage
+from activities.channels.base import ABSENT, Lookup, OutgoingMessage
 from activities.ledger import JsonLinesLedger
-from models import Receipt
+from models import Channel, Receipt
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,20 @@ class OutboxAdapter:
             idempotency_key=message.idempotency_key,
             duplicate=duplicate,
         )
+
+    async def look_up(self, key: str, channel: Channel) -> Lookup:
+        message_id = await self._ledger.find(key)
+        if message_id is None:
+            return ABSENT
+        receipt = Receipt(
+            channel=channel,
+            adapter=self.name,
+            message_id=message_id,
+            idempotency_key=key,
+            duplicate=True,
+            looked_up=True,
+        )
+        return Lookup(receipt=receipt)
 
     async def aclose(self) -> None:
         self._ledger.close()

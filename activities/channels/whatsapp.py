@@ -19,14 +19,14 @@ from datetime import timedelta
 import httpx
 from temporalio.exceptions import ApplicationError
 
-from activities.channels.base import OutgoingMessage
+from activities.channels.base import CANNOT_TELL, Lookup, OutgoingMessage
 from activities.channels.http_errors import (
     MAX_RETRY_AFTER,
     backoff,
     json_body,
     provider_status_error,
 )
-from models import Receipt
+from models import Channel, Receipt
 from models.errors import RetryableSendErrorType, SendErrorType
 
 UNREACHABLE = 131026
@@ -143,6 +143,11 @@ class WhatsAppCloudAdapter:
             message_id=message_id,
             idempotency_key=message.idempotency_key,
         )
+
+    async def look_up(self, key: str, channel: Channel) -> Lookup:
+        # The Cloud API takes no idempotency key and has no lookup by one; asking by
+        # sending again would message the customer after the stop.
+        return CANNOT_TELL
 
     async def aclose(self) -> None:
         await self._client.aclose()
