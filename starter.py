@@ -1,32 +1,31 @@
-"""Start post-purchase journeys: an API for store backends, and a CLI.
+"""The store backend's API: start journeys, report order events, hand over feedback and
+opt-outs. Usable from Python with nothing of the command line (which is `cli/`, run as
+`python starter.py COMMAND ...`).
 
-    python starter.py start ORDER.json --settings STORE.json [--plan PLAN.json]
-    python starter.py event ORDER.json --event EVENT.json --settings STORE.json
-    python starter.py feedback STORE_ID ORDER_ID --rating 1..5 [--comment TEXT]
-    python starter.py backfill ORDERS.jsonl --settings STORE.json [--plan PLAN.json]
-        [--concurrency 64] [--jitter-window PT6H]
-    python starter.py status|list|cancel|opt-out|preview ...   (operations.py)
+    from runtime.connection import connect
+    from starter import report_event, start_journey, submit_feedback, opt_out
 
-Input is validated whole and every message of the plan is rendered as a dry run
-before anything starts. Bad input exits with code 2, one line per invalid field.
+Input is validated whole, and every message of the plan dry-run rendered, before
+anything reaches Temporal (`intake`): bad input raises `InvalidJourney`, one line per
+problem, and starts nothing. A journey that refuses raises `JourneyRefused` with the
+reason; one that does not exist, `JourneyNotFound`.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
+import contextlib
 import os
-import sys
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any
+from datetime import datetime
+from typing import Any, TypeVar
 
-from pydantic import TypeAdapter, ValidationError
 from temporalio.client import (
     Client,
+    WorkflowExecutionDescription,
     WorkflowExecutionStatus,
+    WorkflowFailureError,
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
@@ -34,41 +33,32 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-import operations
-from activities.rendering import Renderer
-from connection import TemporalUnreachable, connect, exit_process, web_ui_url
 from intake import (
-    InvalidJourney,
-    load_json,
+    CheckedEvent,
     validate_event,
     validate_feedback,
     validate_journey,
     validate_journey_id,
-    validate_store,
 )
-from models import (
-    TASK_QUEUE,
-    DeliveredOrder,
-    JourneyInput,
-    JourneyPlan,
-    JourneyProgress,
-    JourneySettings,
-)
-from models.durations import check_duration, describe_duration
+from journey.view import run_details, run_summary
+from messages.rendering import Renderer
+from models import TASK_QUEUE, DeliveredOrder, JourneyPlan, JourneyProgress, JourneySettings
+from models.errors import Refusal
 from models.events import FeedbackSubmission, OrderEvent, OrderEventType
-from models.journey import OrderJourneyInput
-from models.limits import FIRST_SEND_DELAY
 from models.order import Order
-from models.schedule import describe_local
 from models.search import start_attributes
+from operators.stuck import describe, stuck
 from workflows import OrderJourney
 
-EXIT_INVALID = 2  # bad input: nothing was sent
-EXIT_REFUSED = 3  # the journey refused: it has ended, or the feedback is not acceptable
-_DURATION = TypeAdapter(timedelta)
 # Start runs with search attributes (models/search.py): on where the namespace has them
 # registered (production, `dev.py run`); off for the time-skipping test server.
 SEARCH_ATTRIBUTES_ENV = "JOURNEY_SEARCH_ATTRIBUTES"
+# How long a journey has to answer an update (feedback, opt-out). It answers in
+# milliseconds when a worker runs; longer means no worker polls its task queue.
+ANSWER_SECONDS = 30
+# How long to wait for a journey that refused an opt-out because it was just ending.
+ENDING_SECONDS = 30
+T = TypeVar("T")
 
 
 def search_attributes_enabled() -> bool:
@@ -86,26 +76,20 @@ class JourneyStarted:
         return self.handle.id
 
 
-def run_summary(order: Order, delivered_at: datetime | None = None) -> str:
-    """The one-line summary operators see on the run. No customer contact details."""
-    summary = f"Order {order.order_id} of store {order.store_id}"
-    if delivered_at is not None:
-        summary += f", delivered {describe_local(delivered_at, order.customer.timezone)}"
-    return summary
+class JourneyNotFound(Exception):
+    """No journey has this id."""
 
 
-def run_details(journey: OrderJourneyInput) -> str:
-    steps = "\n".join(
-        f"{n}. `{step.id}` ({step.kind}, {step.purpose}, template `{step.template}`)"
-        + (f", {describe_duration(step.wait)} after the previous step" if n > 1 else "")
-        for n, step in enumerate(journey.plan.steps, start=1)
-    )
-    settings = journey.settings
-    return (
-        f"**Channel** {settings.channel} · **send window** {settings.send_window.describe()} "
-        f"{journey.order.customer.timezone} · **first message after delivery** "
-        f"{describe_duration(settings.wait_after_delivery)} later\n\n{steps}"
-    )
+class JourneyRefused(Exception):
+    """The journey refused what was asked (it has ended, it is stuck, it did not
+    answer); the message says why."""
+
+
+class FeedbackRejected(JourneyRefused):
+    """The journey refused the feedback; the message says why."""
+
+
+# --- events ---------------------------------------------------------------------------
 
 
 async def start_journey(
@@ -118,38 +102,17 @@ async def start_journey(
     task_queue: str = TASK_QUEUE,
     renderer: Renderer | None = None,
     now: datetime | None = None,
+    search_attributes: bool | None = None,
 ) -> JourneyStarted:
     """Start the journey of a delivered order, or return the one it already has.
 
     Raises `InvalidJourney` before contacting Temporal when the input is bad. `now`:
     what dates are checked against, the wall clock by default.
     """
-    journey = validate_journey(order, settings, plan, speedup=speedup, renderer=renderer, now=now)
-    return await start_validated(client, journey, task_queue=task_queue)
-
-
-async def start_validated(
-    client: Client, journey: JourneyInput, *, task_queue: str = TASK_QUEUE
-) -> JourneyStarted:
-    """Report the delivery of a journey whose input `validate_journey` has checked."""
-    order_journey, delivered = delivered_journey(journey)
-    return await send_event(client, order_journey, delivered, task_queue=task_queue)
-
-
-def delivered_journey(journey: JourneyInput) -> tuple[OrderJourneyInput, OrderEvent]:
-    """A delivered order's journey as an order journey and its `delivered` event."""
-    order = journey.order
-    delivered = OrderEvent(
-        event_id="delivered", type=OrderEventType.DELIVERED, occurred_at=order.delivered_at
+    checked = validate_journey(order, settings, plan, speedup=speedup, renderer=renderer, now=now)
+    return await report_checked(
+        client, checked, task_queue=task_queue, search_attributes=search_attributes
     )
-    order_journey = OrderJourneyInput(
-        order=order.without_delivery(),
-        settings=journey.settings,
-        plan=journey.plan,
-        first_send_delay=journey.first_send_delay,
-        speedup=journey.speedup,
-    )
-    return order_journey, delivered
 
 
 async def report_event(
@@ -171,29 +134,29 @@ async def report_event(
     harmless. Raises `InvalidJourney` before contacting Temporal when the input is bad.
     `now`: what dates are checked against, the wall clock by default.
     """
-    journey, checked = validate_event(
+    checked = validate_event(
         order, event, settings, plan, speedup=speedup, renderer=renderer, now=now
     )
-    return await send_event(
-        client, journey, checked, task_queue=task_queue, search_attributes=search_attributes
+    return await report_checked(
+        client, checked, task_queue=task_queue, search_attributes=search_attributes
     )
 
 
-async def send_event(
+async def report_checked(
     client: Client,
-    journey: OrderJourneyInput,
-    event: OrderEvent,
+    checked: CheckedEvent,
     *,
     task_queue: str = TASK_QUEUE,
     search_attributes: bool | None = None,
 ) -> JourneyStarted:
-    """Give the event to the order's journey, starting the journey with it if the order
-    has none. One call for a new journey; a second one, a signal, for an existing one.
+    """Give a checked event to the order's journey, starting the journey with it if the
+    order has none. One call for a new journey; a second one, a signal, for an
+    existing one.
 
     `search_attributes` (default: JOURNEY_SEARCH_ATTRIBUTES) starts the run with StoreId,
     OrderId and CustomerId; the run then keeps JourneyStage and NextActionAt up to date.
     """
-    journey_id = journey.order.journey_id
+    journey, event = checked.journey, checked.event
     if search_attributes is None:
         search_attributes = search_attributes_enabled()
     delivered_at = event.occurred_at if event.type is OrderEventType.DELIVERED else None
@@ -201,7 +164,7 @@ async def send_event(
         handle = await client.start_workflow(
             OrderJourney.run,
             journey.model_copy(update={"events": [event]}),
-            id=journey_id,
+            id=checked.journey_id,
             task_queue=task_queue,
             # One journey per order, ever: a finished journey is not started again.
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
@@ -211,7 +174,7 @@ async def send_event(
         )
         return JourneyStarted(handle, started=True)
     except WorkflowAlreadyStartedError:
-        existing = client.get_workflow_handle_for(OrderJourney.run, journey_id)
+        existing = client.get_workflow_handle_for(OrderJourney.run, checked.journey_id)
     try:
         await existing.signal(OrderJourney.event, event)
     except RPCError as err:
@@ -221,215 +184,124 @@ async def send_event(
     return JourneyStarted(existing, started=False)
 
 
-class FeedbackRejected(Exception):
-    """The journey refused the feedback; the message says why."""
+# --- the customer's answers -----------------------------------------------------------
 
 
 async def submit_feedback(
     client: Client, store_id: str, order_id: str, rating: int, comment: str | None = None
 ) -> str:
-    """Hand the customer's rating to the order's journey, as the store's feedback page
-    does after verifying the link's token. Raises `InvalidJourney` for a bad rating,
-    comment or id, and `FeedbackRejected` with the reason when the journey refuses."""
+    """Hand the customer's rating to the order's journey, as a feedback page does after
+    verifying the link's token. Raises `InvalidJourney` for a bad rating, comment or id,
+    `JourneyNotFound`, and `FeedbackRejected` with the reason when the journey refuses."""
     feedback = validate_feedback(rating, comment)
-    workflow_id = validate_journey_id(store_id, order_id)
-    handle = client.get_workflow_handle_for(OrderJourney.run, workflow_id)
+    handle = client.get_workflow_handle_for(
+        OrderJourney.run, validate_journey_id(store_id, order_id)
+    )
     try:
-        description = await operations.refuse_if_stuck(handle)
-    except operations.OperationFailed as err:
-        if str(err).startswith("no journey"):
-            raise FeedbackRejected(f"no journey for order {order_id} of store {store_id}") from err
-        raise FeedbackRejected(str(err)) from err
-    if description.status is not WorkflowExecutionStatus.RUNNING:
-        raise FeedbackRejected("the journey has ended")
-    submission = FeedbackSubmission(rating=feedback.rating, comment=feedback.comment)
-    try:
-        return await operations.answered(
+        description = await running(handle)
+        submission = FeedbackSubmission(rating=feedback.rating, comment=feedback.comment)
+        return await answered(
             handle.execute_update(OrderJourney.submit_feedback, submission),
             description.task_queue,
         )
     except WorkflowUpdateFailedError as err:
-        cause = err.cause
-        reason = cause.message if isinstance(cause, ApplicationError) else str(cause)
-        raise FeedbackRejected(reason) from err
-    except operations.OperationFailed as err:
+        raise FeedbackRejected(_reason(err)) from err
+    except JourneyNotFound:
+        raise JourneyNotFound(f"no journey for order {order_id} of store {store_id}") from None
+    except JourneyRefused as err:
         raise FeedbackRejected(str(err)) from err
 
 
-async def _start_command(args: argparse.Namespace) -> int:
-    order = load_json(args.order, "order")
-    settings = load_json(args.settings, "settings")
-    plan = load_json(args.plan, "plan") if args.plan else None
-    journey = validate_journey(order, settings, plan, speedup=args.speedup)
-    client = await connect()
-    result = await start_validated(client, journey, task_queue=args.task_queue)
-    verb = "started" if result.started else "already exists"
-    print(f"{verb}: {result.journey_id}")
-    print(f"Web UI: {web_ui_url(client, result.journey_id)}")
-    return 0
+async def opt_out(client: Client, store_id: str, order_id: str, reason: str = "") -> str:
+    """The customer asked to hear nothing more: 'opted out', or 'already opted out' when
+    it was applied before, even if the journey has ended since. Raises
+    `JourneyNotFound`, and `JourneyRefused` when the journey ended otherwise."""
+    return await opt_out_journey(client, validate_journey_id(store_id, order_id), reason)
 
 
-async def _event_command(args: argparse.Namespace) -> int:
-    order = load_json(args.order, "order")
-    event = load_json(args.event, "event")
-    settings = load_json(args.settings, "settings")
-    plan = load_json(args.plan, "plan") if args.plan else None
-    journey, checked = validate_event(order, event, settings, plan)
-    client = await connect()
-    result = await send_event(client, journey, checked, task_queue=args.task_queue)
-    label = f"{checked.type}:{checked.event_id}"
-    if not result.accepted:
-        print(f"refused: {result.journey_id} has ended; {label} was not applied", file=sys.stderr)
-        return EXIT_REFUSED
-    verb = "started" if result.started else "sent to"
-    print(f"{verb}: {result.journey_id} ({label})")
-    print(f"Web UI: {web_ui_url(client, result.journey_id)}")
-    return 0
-
-
-async def _feedback_command(args: argparse.Namespace) -> int:
-    validate_feedback(args.rating, args.comment)  # bad input is refused before connecting
-    validate_journey_id(args.store_id, args.order_id)
-    client = await connect()
+async def opt_out_journey(client: Client, workflow_id: str, reason: str = "") -> str:
+    """`opt_out` for a journey named by its workflow id."""
+    handle = client.get_workflow_handle_for(OrderJourney.run, workflow_id)
     try:
-        answer = await submit_feedback(
-            client, args.store_id, args.order_id, args.rating, args.comment
+        description = await refuse_if_stuck(handle)
+        return await answered(
+            handle.execute_update(OrderJourney.opt_out, reason), description.task_queue
         )
-    except FeedbackRejected as err:
-        print(f"refused: {err}", file=sys.stderr)
-        return EXIT_REFUSED
-    print(answer)
-    return 0
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        if not (isinstance(cause, ApplicationError) and cause.type == Refusal.JOURNEY_ENDED):
+            raise JourneyRefused(_reason(err)) from err
+    except RPCError as err:
+        if err.status is not RPCStatusCode.NOT_FOUND:
+            raise
+    # Refused: the journey has ended (or never was). Say whether it ended opted out.
+    description = await _described(handle)
+    if description.status is WorkflowExecutionStatus.RUNNING:
+        # The journey refused because it has just ended; its run closes in a moment.
+        with contextlib.suppress(WorkflowFailureError, TimeoutError):
+            async with asyncio.timeout(ENDING_SECONDS):
+                await handle.result()
+        description = await _described(handle)
+    if description.status is WorkflowExecutionStatus.COMPLETED:
+        if (await handle.result()).opted_out:
+            return "already opted out"
+        raise JourneyRefused("the journey has ended")
+    status = description.status.name.lower() if description.status else "unknown"
+    raise JourneyRefused(f"the journey is {status}")
 
 
-async def _backfill_command(args: argparse.Namespace) -> int:
-    # Imported here: backfill builds on this module's start_validated.
-    from backfill import backfill, count_lines, read_lines
+# --- asking a journey -----------------------------------------------------------------
 
-    settings, plan = validate_store(
-        load_json(args.settings, "settings"),
-        load_json(args.plan, "plan") if args.plan else None,
-    )
-    try:
-        total = count_lines(args.orders)
-    except OSError as err:
-        reason = err.strerror or type(err).__name__
-        raise InvalidJourney([f"orders: cannot read {args.orders}: {reason}"]) from None
-    client = await connect()
-    try:
-        summary = await backfill(
-            client,
-            read_lines(args.orders),
-            settings,
-            plan,
-            concurrency=args.concurrency,
-            jitter_window=args.jitter_window,
-            task_queue=args.task_queue,
-            total=total,
-            show_progress=True,
+
+async def refuse_if_stuck(handle: WorkflowHandle[Any, Any]) -> WorkflowExecutionDescription:
+    """The journey's description; `JourneyNotFound`, or `JourneyRefused` when it is
+    stuck, since a stuck journey cannot act on a control until a fixed worker runs it."""
+    description = await _described(handle)
+    problem = await stuck(handle, description)
+    if problem is not None:
+        raise JourneyRefused(
+            f"the journey is stuck: {problem.describe()}; deploy a fixed worker, or stop it "
+            f"with `temporal workflow terminate --workflow-id '{handle.id}'`"
         )
-    except RPCError as err:
-        print(f"stopped: {err}", file=sys.stderr)
-        print("journeys started so far stay started; run again to resume", file=sys.stderr)
-        return 1
-    print(summary.describe())
-    return 1 if summary.invalid else 0
+    return description
 
 
-def _jitter_window(text: str) -> timedelta:
+async def running(handle: WorkflowHandle[Any, Any]) -> WorkflowExecutionDescription:
+    """The description of a running journey that can answer; refused otherwise."""
+    description = await refuse_if_stuck(handle)
+    if description.status is not WorkflowExecutionStatus.RUNNING:
+        raise JourneyRefused("the journey has ended")
+    return description
+
+
+async def answered(call: Awaitable[T], task_queue: str | None) -> T:
+    """The journey's answer to an update, or `JourneyRefused` when none comes in time."""
     try:
-        value = _DURATION.validate_python(text)
-    except ValidationError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 duration: {text!r}") from None
-    try:
-        return check_duration(value, FIRST_SEND_DELAY)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"{text!r}: {err}") from None
+        async with asyncio.timeout(ANSWER_SECONDS):
+            return await call
+    except TimeoutError:
+        queue = f" {task_queue!r}" if task_queue else ""
+        raise JourneyRefused(
+            f"the journey did not answer within {ANSWER_SECONDS} s: "
+            f"is a worker polling task queue{queue}?"
+        ) from None
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1: {text!r}")
-    return value
+async def _described(handle: WorkflowHandle[Any, Any]) -> WorkflowExecutionDescription:
+    description = await describe(handle)
+    if description is None:
+        raise JourneyNotFound(f"no journey {handle.id}")
+    return description
 
 
-def _store_arguments(command: argparse.ArgumentParser) -> None:
-    """The store's side of a journey, the same for every command that starts one."""
-    command.add_argument(
-        "--settings", type=Path, required=True, help="JSON file of the store's journey settings"
-    )
-    command.add_argument(
-        "--plan", type=Path, help="JSON file of the journey plan (default: the built-in plan)"
-    )
-    command.add_argument("--task-queue", default=TASK_QUEUE)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="starter.py", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    start = commands.add_parser("start", help="start the journey of a delivered order")
-    start.add_argument("order", type=Path, help="JSON file of the delivered order")
-    _store_arguments(start)
-    start.add_argument(
-        "--speedup", type=int, default=1, help="journey time per real time; 86400 is a day a second"
-    )
-    start.set_defaults(run=_start_command)
-
-    event = commands.add_parser("event", help="report an order event (placed, shipped, ...)")
-    event.add_argument("order", type=Path, help="JSON file of the order")
-    event.add_argument("--event", type=Path, required=True, help="JSON file of the event")
-    _store_arguments(event)
-    event.set_defaults(run=_event_command)
-
-    feedback = commands.add_parser("feedback", help="hand a customer's rating to the journey")
-    feedback.add_argument("store_id")
-    feedback.add_argument("order_id")
-    feedback.add_argument("--rating", type=int, required=True, help="1 to 5")
-    feedback.add_argument("--comment")
-    feedback.set_defaults(run=_feedback_command)
-
-    bulk = commands.add_parser(
-        "backfill", help="start the journeys of many delivered orders, one JSON per line"
-    )
-    bulk.add_argument("orders", type=Path, help="JSON Lines file, one delivered order per line")
-    _store_arguments(bulk)
-    bulk.add_argument(
-        "--concurrency", type=_positive, default=64, help="starts in flight at once (default 64)"
-    )
-    bulk.add_argument(
-        "--jitter-window",
-        type=_jitter_window,
-        default=timedelta(hours=6),
-        help="spread first sends over this ISO 8601 duration (default PT6H; PT0S: none)",
-    )
-
-    bulk.set_defaults(run=_backfill_command)
-
-    operations.add_commands(commands)  # status, list, cancel, opt-out, preview
-
-    args = parser.parse_args(argv)
-    try:
-        if getattr(args, "operation", None):
-            return asyncio.run(operations.run_command(args.operation, args))
-        code: int = asyncio.run(args.run(args))
-        return code
-    except InvalidJourney as err:  # bad input, whatever the command: one line a problem
-        for line in err.problems:
-            print(line, file=sys.stderr)
-        return EXIT_INVALID
-    except TemporalUnreachable as err:
-        print(err, file=sys.stderr)
-        return 1
-    except RPCError as err:
-        print(f"Temporal refused the call: {err}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+def _reason(err: WorkflowUpdateFailedError) -> str:
+    """Why the journey refused an update, as its validator said it."""
+    cause = err.cause
+    return cause.message if isinstance(cause, ApplicationError) else str(cause)
 
 
 if __name__ == "__main__":
-    exit_process(main())
+    # The command line, for store scripts and operators: `python starter.py --help`.
+    from cli.main import run
+
+    run()

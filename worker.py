@@ -32,9 +32,9 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import JourneyActivities, WorkerConfig, build_activities
-from connection import connect, exit_process
 from models import TASK_QUEUE, Channel
-from observability import configure_logging, metrics_runtime
+from runtime.connection import connect, exit_process
+from runtime.observability import configure_logging, metrics_runtime
 from workflows import OrderJourney, PostPurchaseJourney
 
 log = logging.getLogger("journey.worker")

@@ -10,7 +10,7 @@ from activities.channels.webhook import SignedWebhook
 from activities.config import WorkerConfig
 from activities.ledger import JsonLinesLedger
 from activities.messages import JourneyActivities
-from activities.rendering import Renderer
+from messages.rendering import Renderer
 
 
 def build_activities(config: WorkerConfig) -> JourneyActivities:

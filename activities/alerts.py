@@ -15,7 +15,7 @@ from temporalio import activity
 from activities.channels.http_errors import raise_for_provider_status
 from activities.channels.webhook import SignedWebhook, answered_id
 from activities.ledger import JsonLinesLedger
-from activities.rendering import Renderer, message_context
+from messages.rendering import Renderer, message_context
 from models import Receipt
 from models.journey import AlertRequest
 

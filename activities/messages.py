@@ -23,21 +23,21 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from activities.alerts import StoreAlerts
 from activities.channels.base import ChannelAdapter, OutgoingMessage, TemplateCall
 from activities.channels.http_errors import left_without_answer
-from activities.feedback_link import feedback_url
 from activities.heartbeat import heartbeating
-from activities.rendering import (
-    RenderedMessage,
-    Renderer,
-    TemplateProblem,
-    message_context,
-    variable,
-)
 from activities.stops import (
     SendTrail,
     despite_stop,
     journey_stopped,
     leave_unless_stopped,
     pending_send,
+)
+from messages.feedback_links import feedback_url
+from messages.rendering import (
+    RenderedMessage,
+    Renderer,
+    TemplateProblem,
+    message_context,
+    variable,
 )
 from models import Channel, MessageCategory, MessageRequest, Receipt
 from models.channels import (

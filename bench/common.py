@@ -22,8 +22,8 @@ from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 
 from activities import WorkerConfig
-from connection import DATA_CONVERTER
 from models.search import dev_server_flags
+from runtime.connection import DATA_CONVERTER
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

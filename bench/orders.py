@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from intake import CheckedEvent
 from models import JourneyPlan, Step, default_plan
 
 SETTINGS: dict[str, Any] = {
@@ -46,3 +47,18 @@ def no_wait_plan() -> JourneyPlan:
     return JourneyPlan(
         steps=[Step(**step.model_dump(exclude={"wait"})) for step in default_plan().steps]
     )
+
+
+def copies(checked: CheckedEvent, prefix: str, count: int) -> list[CheckedEvent]:
+    """`count` checked journeys like `checked`, for orders `{prefix}-0`, `{prefix}-1`, ...:
+    validated once, the way a benchmark's side starts many alike."""
+    journey = checked.journey
+    return [
+        CheckedEvent(
+            journey.model_copy(
+                update={"order": journey.order.model_copy(update={"order_id": f"{prefix}-{n}"})}
+            ),
+            checked.event,
+        )
+        for n in range(count)
+    ]

@@ -24,10 +24,9 @@ from temporalio.worker import Worker
 from activities import build_activities
 from bench.bare import BareInput, BareJourney, noop
 from bench.common import Row, dev_server, median, outbox_config, progress, verdict
-from bench.orders import ALWAYS_OPEN, no_wait_plan, order
-from intake import validate_journey
-from models import JourneyInput
-from starter import start_validated
+from bench.orders import ALWAYS_OPEN, copies, no_wait_plan, order
+from intake import CheckedEvent, validate_journey
+from starter import report_checked
 from worker import cache_workflow_bytecode, worker_options
 from workflows import OrderJourney
 
@@ -37,17 +36,12 @@ SPEEDUP = 86_400_000
 TARGET = 0.9
 
 
-def journeys(count: int, label: str) -> list[JourneyInput]:
+def journeys(count: int, label: str) -> list[CheckedEvent]:
     now = datetime.now(UTC)
     template = validate_journey(
         order("bench", "template", now), ALWAYS_OPEN, no_wait_plan(), speedup=SPEEDUP
     )
-    return [
-        template.model_copy(
-            update={"order": template.order.model_copy(update={"order_id": f"{label}-{n}"})}
-        )
-        for n in range(count)
-    ]
+    return copies(template, label, count)
 
 
 @dataclass(frozen=True)
@@ -63,10 +57,10 @@ def pace(count: int, began: float, began_cpu: float) -> Pace:
     )
 
 
-async def run_project(client: Client, task_queue: str, batch: list[JourneyInput]) -> Pace:
+async def run_project(client: Client, task_queue: str, batch: list[CheckedEvent]) -> Pace:
     began, began_cpu = time.perf_counter(), time.process_time()
     started = await asyncio.gather(
-        *(start_validated(client, journey, task_queue=task_queue) for journey in batch)
+        *(report_checked(client, checked, task_queue=task_queue) for checked in batch)
     )
     await asyncio.gather(*(result.handle.result() for result in started))
     return pace(len(batch), began, began_cpu)
@@ -126,7 +120,7 @@ async def measure(rounds: int, count: int) -> list[Row]:
                 # Warm-up: imports, sandbox, templates; and the floor's shape.
                 warm = journeys(1, f"warm-{uuid.uuid4().hex[:8]}")
                 await run_project(client, task_queue, warm)
-                warm_handle = client.get_workflow_handle(warm[0].order.journey_id)
+                warm_handle = client.get_workflow_handle(warm[0].journey_id)
                 bare = floor_like(await warm_handle.fetch_history())
                 await run_floor(client, task_queue, 10, bare)
 

@@ -25,10 +25,10 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
-from backfill import backfill
 from bench.common import FEEDBACK_SECRET, ROOT, Row, dev_server, progress, rss_mib, verdict
 from bench.orders import SETTINGS, order
 from intake import validate_store
+from intake.backfill import backfill
 
 TARGET_MIB = 150
 

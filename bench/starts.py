@@ -19,12 +19,10 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 
-from backfill import backfill, read_lines
 from bench.common import Row, dev_server, median, progress, verdict
-from bench.orders import SETTINGS, order
-from intake import validate_journey, validate_store
-from models import JourneyInput
-from starter import delivered_journey
+from bench.orders import SETTINGS, copies, order
+from intake import CheckedEvent, validate_journey, validate_store
+from intake.backfill import backfill, read_lines
 from workflows import OrderJourney
 
 TARGET_RATIO = 0.95
@@ -48,18 +46,18 @@ async def run_backfill(client: Client, orders: Path, concurrency: int) -> float:
     return summary.starts_per_second
 
 
-async def run_plain(client: Client, journeys: list[JourneyInput], concurrency: int) -> float:
-    queue: asyncio.Queue[JourneyInput] = asyncio.Queue()
+async def run_plain(client: Client, journeys: list[CheckedEvent], concurrency: int) -> float:
+    queue: asyncio.Queue[CheckedEvent] = asyncio.Queue()
     for journey in journeys:
         queue.put_nowait(journey)
 
     async def starter() -> None:
         while not queue.empty():
-            journey, delivered = delivered_journey(queue.get_nowait())
+            checked = queue.get_nowait()
             await client.start_workflow(
                 OrderJourney.run,
-                journey.model_copy(update={"events": [delivered]}),
-                id=journey.order.journey_id,
+                checked.journey.model_copy(update={"events": [checked.event]}),
+                id=checked.journey_id,
                 task_queue="bench",
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             )
@@ -80,12 +78,7 @@ async def measure(rounds: int, count: int, concurrency: int) -> list[Row]:
                 template = validate_journey(
                     order(f"plain-{label}", "x", datetime.now(UTC)), SETTINGS
                 )
-                plain = [
-                    template.model_copy(
-                        update={"order": template.order.model_copy(update={"order_id": f"P{n}"})}
-                    )
-                    for n in range(count)
-                ]
+                plain = copies(template, "P", count)
                 order_ = ["backfill", "plain"] if round_ % 2 == 0 else ["plain", "backfill"]
                 for side in order_:  # alternate which side goes first
                     if side == "backfill":

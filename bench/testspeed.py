@@ -24,8 +24,8 @@ from temporalio.worker import Worker
 from activities import build_activities
 from bench.common import ROOT, Row, binary, median, outbox_config, progress, verdict
 from bench.orders import SETTINGS, order
-from connection import DATA_CONVERTER
 from models import JourneyPlan, JourneyStatus, default_plan
+from runtime.connection import DATA_CONVERTER
 from starter import start_journey
 from worker import build_worker
 

@@ -7,7 +7,6 @@ from models.base import Channel
 from models.journey import (
     DEMO_SPEEDUP,
     TASK_QUEUE,
-    JourneyInput,
     JourneyProgress,
     JourneyStatus,
     MessageRequest,
@@ -40,7 +39,6 @@ __all__ = [
     "Coupon",
     "Customer",
     "DeliveredOrder",
-    "JourneyInput",
     "JourneyPlan",
     "JourneyProgress",
     "JourneySettings",

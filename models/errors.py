@@ -75,3 +75,15 @@ CONTACT_FAILURES = frozenset(
 # Failures that say one channel cannot carry this one message (WhatsApp without an
 # approved template for it): the send moves on to the next channel for this step only.
 CANNOT_CARRY = frozenset({SendErrorType.TEMPLATE_REQUIRED})
+
+
+class Refusal(StrEnum):
+    """Why a journey refuses an update: the type of the `ApplicationError` its
+    validators raise, and what callers match on."""
+
+    JOURNEY_ENDED = "JourneyEnded"
+    FEEDBACK_ALREADY_GIVEN = "FeedbackAlreadyGiven"
+    NOT_DELIVERED = "NotDelivered"
+    INVALID_RATING = "InvalidRating"
+    INVALID_COMMENT = "InvalidComment"
+    INVALID_REASON = "InvalidReason"

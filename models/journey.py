@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from models.base import Channel, Strict
 from models.durations import within
 from models.events import Feedback, OrderEvent, Shipment
 from models.limits import FIRST_SEND_DELAY, MAX_SPEEDUP, MAX_START_EVENTS
-from models.order import DeliveredOrder, Order
+from models.order import Order
 from models.plan import JourneyPlan, Step, default_plan
 from models.settings import JourneySettings
 
@@ -22,30 +22,10 @@ TASK_QUEUE = "post-purchase"
 DEMO_SPEEDUP = 86_400
 
 
-class JourneyInput(Strict):
-    """Everything a run needs. It travels in the workflow input, so a run keeps the
-    plan and settings it started with; editing them affects new runs only."""
-
-    order: DeliveredOrder
-    settings: JourneySettings
-    plan: JourneyPlan = Field(default_factory=default_plan)
-    first_send_delay: Annotated[timedelta, within(FIRST_SEND_DELAY)] = Field(
-        default=timedelta(0),
-        description="Added to the first send time before it is moved into the send "
-        "window. Backfills spread thousands of first sends with it.",
-    )
-    speedup: int = Field(
-        default=1,
-        ge=1,
-        le=MAX_SPEEDUP,
-        description="Journey time runs this many times faster than real time. "
-        "1 in production; the demo uses 86400 (a day a second).",
-    )
-
-
 class OrderJourneyInput(Strict):
-    """The input of an order's journey, whichever event started it. Like JourneyInput,
-    it keeps the plan and settings the run started with."""
+    """The input of an order's journey, whichever event started it. It travels in the
+    workflow input, so a run keeps the plan and settings it started with; editing them
+    affects new runs only."""
 
     order: Order
     settings: JourneySettings
@@ -73,7 +53,7 @@ class MessageRequest(Strict):
 
     journey_id: str
     step: Step
-    order: DeliveredOrder | Order
+    order: Order
     settings: JourneySettings
     scheduled_for: AwareDatetime = Field(description="Journey time the step was due.")
     idempotency_key: str
@@ -83,6 +63,19 @@ class MessageRequest(Strict):
         "this send skips them.",
     )
     facts: JourneyFacts = Field(default_factory=JourneyFacts)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _delivery_time_in_the_facts(cls, data: Any) -> Any:
+        """Sends of legacy PostPurchaseJourney runs scheduled before this shape carry the
+        delivery time in the order; it belongs in the facts, where templates read it."""
+        order = data.get("order") if isinstance(data, dict) else None
+        if not isinstance(order, dict) or "delivered_at" not in order:
+            return data
+        facts = dict(data.get("facts") or {})
+        facts.setdefault("delivered_at", order["delivered_at"])
+        order = {key: value for key, value in order.items() if key != "delivered_at"}
+        return {**data, "order": order, "facts": facts}
 
 
 class AlertKind(StrEnum):

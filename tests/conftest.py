@@ -10,8 +10,8 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from activities import JourneyActivities, WorkerConfig, build_activities
-from connection import DATA_CONVERTER
 from models import search
+from runtime.connection import DATA_CONVERTER
 from tests.fake_email import FakeEmail
 from tests.fake_whatsapp import FakeWhatsApp
 
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from tests.harness import Harness
 
 BIN = Path(sys.executable).parent
+TESTS = Path(__file__).resolve().parent
 FEEDBACK_SECRET = "test-feedback-secret-0123456789"
 
 
@@ -29,12 +30,17 @@ def binary(name: str) -> str:
     return found
 
 
+LAYERS = ("unit", "workflow", "integration", "browser")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark the tests that run on the dev server. Its clock is the machine's, and
-    faketime cannot move it (a static Go binary), so `dev.py sweep` leaves them out."""
+    """Mark each test with its layer, the folder it lives in: `-m unit` runs the fast
+    layer alone. `dev.py sweep` runs `unit` and `workflow`: the integration and browser
+    tests run on the dev server, whose clock faketime cannot move (a static Go binary)."""
     for item in items:
-        if "temporal_cli" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.dev_server)
+        layer = item.path.relative_to(TESTS).parts[0]
+        if layer in LAYERS:
+            item.add_marker(getattr(pytest.mark, layer))
 
 
 @pytest.fixture(scope="session")

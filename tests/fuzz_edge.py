@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from intake import InvalidJourney, shared_renderer, validate_journey
 from tests import builders
-from tests.test_edge_properties import (
+from tests.unit.test_edge_properties import (
     NOW,
     PLAN,
     computes_to_the_end,
@@ -48,13 +48,13 @@ cases = st.one_of(
 def outcome(order: Any, store: Any, plan: Any) -> tuple[str, str]:
     renderer = shared_renderer()
     try:
-        journey = validate_journey(order, store, plan, now=NOW, renderer=renderer)
+        checked = validate_journey(order, store, plan, now=NOW, renderer=renderer)
     except InvalidJourney:
         return "refused", ""
     except Exception as err:
         return "escaped", f"{type(err).__name__}: {err}"
     try:
-        computes_to_the_end(journey, journey.order.delivered_at, renderer)
+        computes_to_the_end(checked, renderer)
     except Exception as err:
         return "unrunnable", f"{type(err).__name__}: {err}"
     return "accepted", ""

@@ -15,7 +15,7 @@ from typing import Any
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import Client, WorkflowHandle
 
-from activities.rendering import Renderer
+from messages.rendering import Renderer
 from models import JourneyPlan, JourneyProgress, StepKind, default_plan
 from models.sending import SEND_MESSAGE
 from models.stages import FEEDBACK_REMINDER

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 from temporalio.client import Client
 
-from connection import DATA_CONVERTER
+from runtime.connection import DATA_CONVERTER
 from tests.conftest import FEEDBACK_SECRET
 from tests.provider_sink import Answer, SinkRecords
 

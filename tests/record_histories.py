@@ -27,8 +27,8 @@ from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities import JourneyActivities, WorkerConfig, build_activities
-from connection import DATA_CONVERTER
 from models import search
+from runtime.connection import DATA_CONVERTER
 from starter import report_event
 from tests import builders
 from tests.conftest import FEEDBACK_SECRET

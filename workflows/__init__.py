@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from workflows.legacy.post_purchase import PostPurchaseJourney
     from workflows.order_journey import OrderJourney
-    from workflows.post_purchase import PostPurchaseJourney
 
 __all__ = ["OrderJourney", "PostPurchaseJourney"]
 
@@ -18,7 +18,7 @@ def __getattr__(name: str) -> Any:
 
         return OrderJourney
     if name == "PostPurchaseJourney":
-        from workflows.post_purchase import PostPurchaseJourney
+        from workflows.legacy.post_purchase import PostPurchaseJourney
 
         return PostPurchaseJourney
     raise AttributeError(name)

@@ -19,6 +19,8 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
 with workflow.unsafe.imports_passed_through():
+    from journey.agenda import Action, Facts
+    from journey.schedule import describe_local, next_in_window, plan_times
     from models import (
         Channel,
         JourneyProgress,
@@ -32,7 +34,6 @@ with workflow.unsafe.imports_passed_through():
         StepPurpose,
         StepStatus,
     )
-    from models.agenda import Action, Facts
     from models.base import control_character
     from models.durations import describe_duration
     from models.errors import STOPS_JOURNEY, RetryableSendErrorType, SendErrorType
@@ -52,7 +53,6 @@ with workflow.unsafe.imports_passed_through():
         SendCheck,
     )
     from models.limits import MAX_COMMENT, MAX_REASON
-    from models.schedule import describe_local, next_in_window, plan_times
     from models.search import JOURNEY_STAGE, NEXT_ACTION_AT, is_indexed
     from models.sending import (
         ALERT_STORE,

@@ -10,7 +10,7 @@ from activities.channels.outbox import OutboxAdapter
 from activities.channels.webhook import WebhookAdapter
 from activities.channels.whatsapp import WhatsAppCloudAdapter
 from activities.config import AdapterName, EmailAdapterName, WhatsAppAdapterName, WorkerConfig
-from activities.unsubscribe import UnsubscribeLinks
+from messages.unsubscribe_links import UnsubscribeLinks
 from models import Channel
 
 

@@ -3,7 +3,7 @@
 Each message is `POST {base}/emails` with `Authorization: Bearer <key>`, the
 journey's `Idempotency-Key` (the provider sends a repeated key once, for 24 hours),
 and JSON `from`, `to`, `subject`, `html`, `text` and `headers`. Every journey email
-carries `List-Unsubscribe` and `List-Unsubscribe-Post` (activities.unsubscribe).
+carries `List-Unsubscribe` and `List-Unsubscribe-Post` (messages.unsubscribe_links).
 
 Answers: 2xx `{"id": ...}` is a delivery. 429 retries after `Retry-After` (or a
 delay growing with attempts); 409 `concurrent_idempotent_requests` retries; 409
@@ -26,7 +26,7 @@ from activities.channels.http_errors import (
     json_body,
     provider_status_error,
 )
-from activities.unsubscribe import UnsubscribeLinks
+from messages.unsubscribe_links import UnsubscribeLinks
 from models import Channel, Receipt
 from models.errors import RetryableSendErrorType, SendErrorType
 

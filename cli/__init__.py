@@ -1,0 +1,1 @@
+"""The one command line: `python starter.py COMMAND ...` (see `cli.main`)."""

@@ -1,0 +1,183 @@
+"""The embedded default, end to end: `python3 dev.py run`.
+
+Starts the Temporal dev server (Web UI on :8233, state in .journey/temporal.db),
+a worker writing to the outbox .journey/outbox.jsonl, and one demo delivered order
+whose journey runs a day a second, then prints each message as it lands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client
+
+from intake import load_json
+from models import DEMO_SPEEDUP, search
+from runtime.connection import TemporalUnreachable, connect, web_ui_url
+from starter import SEARCH_ATTRIBUTES_ENV, start_journey
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE = ROOT / ".journey"
+OUTBOX = STATE / "outbox.jsonl"
+METRICS_ADDRESS = "127.0.0.1:9464"
+
+
+def _temporal_cli() -> str:
+    found = shutil.which("temporal", path=str(Path(sys.executable).parent)) or shutil.which(
+        "temporal"
+    )
+    if not found:
+        raise SystemExit("the `temporal` CLI is missing: run through `python3 dev.py run`")
+    return found
+
+
+def _dev_secret() -> str:
+    """A feedback-link secret made once per checkout, so links stay valid across runs."""
+    path = STATE / "dev-feedback-secret"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+async def _connect_when_ready(server: subprocess.Popen[bytes], wait_seconds: float = 60) -> Client:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_seconds
+    while True:
+        if server.poll() is not None:
+            raise SystemExit(
+                f"the dev server exited (code {server.returncode}); see {STATE / 'server.log'}"
+            )
+        try:
+            return await connect()
+        except TemporalUnreachable:
+            if loop.time() > deadline:
+                raise
+            await asyncio.sleep(0.3)
+
+
+@contextlib.contextmanager
+def _process(
+    args: list[str], log: Path, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("ab") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def demo_order(now: datetime) -> dict[str, Any]:
+    order: dict[str, Any] = load_json(ROOT / "examples" / "order.json", "order")
+    order["order_id"] = f"DEMO-{now:%Y%m%d-%H%M%S}"
+    order["delivered_at"] = now.isoformat()
+    return order
+
+
+def _print_message(entry: dict[str, Any]) -> None:
+    due = datetime.fromisoformat(entry["scheduled_for"])
+    where = f"{entry['channel']} to {entry['to']}"
+    print(f"\n── {entry['step_id']} · {where} · due {due:%a %d %b %H:%M} (customer's time)")
+    print(f"   {entry['subject']}")
+    for line in entry["text"].splitlines():
+        print(f"   {line}")
+
+
+async def _follow(journey_id: str, handle_done: asyncio.Future[Any]) -> None:
+    offset = 0
+    while True:
+        if OUTBOX.exists():
+            with OUTBOX.open(encoding="utf-8") as f:
+                f.seek(offset)
+                while (line := f.readline()).endswith("\n"):
+                    entry = json.loads(line)
+                    if entry["journey_id"] == journey_id:
+                        _print_message(entry)
+                    offset = f.tell()
+        if handle_done.done():
+            return
+        await asyncio.sleep(0.2)
+
+
+async def run_demo(keep_running: bool) -> int:
+    STATE.mkdir(exist_ok=True)
+    server_args = [
+        _temporal_cli(),
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(STATE / "temporal.db"),
+        "--port",
+        "7233",
+        "--ui-port",
+        "8233",
+        "--log-level",
+        "warn",
+        # Operators find journeys by these (README, "Finding journeys").
+        *search.dev_server_flags(),
+        # Flag journeys whose workflow task keeps failing in TemporalReportedProblems,
+        # so the Web UI and list queries find stuck ones.
+        "--dynamic-config-value",
+        "system.numConsecutiveWorkflowTaskProblemsToTriggerSearchAttribute=2",
+    ]
+    # The dev server has the search attributes: start runs with them.
+    os.environ.setdefault(SEARCH_ATTRIBUTES_ENV, "1")
+    worker_env = {
+        **os.environ,
+        "JOURNEY_FEEDBACK_SECRET": _dev_secret(),
+        "JOURNEY_OUTBOX_PATH": str(OUTBOX),
+        "JOURNEY_ADAPTER": "outbox",
+        "JOURNEY_METRICS_ADDRESS": os.environ.get("JOURNEY_METRICS_ADDRESS", METRICS_ADDRESS),
+    }
+    print("starting the Temporal dev server (Web UI: http://localhost:8233) ...", flush=True)
+    with _process(server_args, STATE / "server.log") as server:
+        client = await _connect_when_ready(server)
+        with _process([sys.executable, str(ROOT / "worker.py")], STATE / "worker.log", worker_env):
+            store = load_json(ROOT / "examples" / "store.json", "settings")
+            result = await start_journey(
+                client, demo_order(datetime.now(UTC)), store, speedup=DEMO_SPEEDUP
+            )
+            print(f"journey {result.journey_id} started: a day of the journey passes every second")
+            print(f"watch it in the Web UI: {web_ui_url(client, result.journey_id)}")
+            print(f"messages land in {OUTBOX.relative_to(ROOT)}; worker log: .journey/worker.log")
+            print(f"worker metrics: http://{worker_env['JOURNEY_METRICS_ADDRESS']}/metrics")
+            outcome = asyncio.ensure_future(result.handle.result())
+            await _follow(result.journey_id, outcome)
+            progress = outcome.result()
+            sent = sum(1 for step in progress.steps if step.status == "sent")
+            print(f"\njourney {progress.status}: {sent} of {len(progress.steps)} messages sent")
+            if keep_running:
+                print("the dev server and the worker keep running; Ctrl-C stops them")
+                stop = asyncio.Event()
+                loop = asyncio.get_running_loop()
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(sig, stop.set)
+                await stop.wait()
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="dev.py run", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--exit", action="store_true", help="stop everything once the demo journey ends"
+    )
+    args = parser.parse_args(argv)
+    return asyncio.run(run_demo(keep_running=not args.exit))

@@ -1,0 +1,71 @@
+"""What an operator reads of a journey: the run's summary and details in the Web UI,
+its current details as it goes, and the stage its search attribute carries. Plain
+functions of the journey's state; no customer contact details in any of them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from journey.agenda import Facts
+from journey.schedule import describe_local
+from models import JourneyProgress, StepStatus
+from models.durations import describe_duration
+from models.journey import OrderJourneyInput
+from models.order import Order
+
+
+def run_summary(order: Order, delivered_at: datetime | None = None) -> str:
+    """The one-line summary set when the run starts."""
+    summary = f"Order {order.order_id} of store {order.store_id}"
+    if delivered_at is not None:
+        summary += f", delivered {describe_local(delivered_at, order.customer.timezone)}"
+    return summary
+
+
+def run_details(journey: OrderJourneyInput) -> str:
+    """The run's static details: the channel, the send window and the plan."""
+    steps = "\n".join(
+        f"{n}. `{step.id}` ({step.kind}, {step.purpose}, template `{step.template}`)"
+        + (f", {describe_duration(step.wait)} after the previous step" if n > 1 else "")
+        for n, step in enumerate(journey.plan.steps, start=1)
+    )
+    settings = journey.settings
+    return (
+        f"**Channel** {settings.channel} · **send window** {settings.send_window.describe()} "
+        f"{journey.order.customer.timezone} · **first message after delivery** "
+        f"{describe_duration(settings.wait_after_delivery)} later\n\n{steps}"
+    )
+
+
+def search_stage(progress: JourneyProgress, facts: Facts, *, ended: bool) -> str:
+    """JourneyStage: the order's stage while it runs; at the end `ended` (the plan ran),
+    `opted_out` or `stopped` (a provider refused the recipient, an operator cancelled)."""
+    if facts.opted_out is not None:
+        return "opted_out"
+    if ended:
+        return "stopped" if facts.stopped else "ended"
+    return str(progress.stage or "waiting")
+
+
+def current_details(progress: JourneyProgress, facts: Facts, stage: str, timezone: str) -> str:
+    """What an operator reads at the top of the run's page: the stage, every message
+    sent (and whether it landed after a stop), skipped, failed or of unknown outcome,
+    what comes next, the feedback and the stop reason."""
+    lines = [f"**Stage** {stage} · {progress.status}"]
+    for outcome in progress.steps:
+        if outcome.status is StepStatus.SENT:
+            at = describe_local(outcome.sent_at or outcome.scheduled_for, timezone)
+            note = f" by {outcome.channel}, {at}"
+            if outcome.stop_note:
+                note += f", {outcome.stop_note}"
+        else:
+            note = f": {outcome.reason or outcome.error_type}"
+        lines.append(f"- {outcome.status.label} `{outcome.step_id}`{note}")
+    if progress.next_step and progress.next_at:
+        when = describe_local(progress.next_at, timezone)
+        lines.append(f"**Next** `{progress.next_step}` {when}: {progress.next_why}")
+    if facts.feedback is not None:
+        lines.append(f"**Feedback** rated {facts.feedback.rating} of 5")
+    if progress.stop_reason:
+        lines.append(f"**Stopped** {progress.stop_reason}")
+    return "\n".join(lines)

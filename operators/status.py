@@ -1,0 +1,111 @@
+"""`status`: one journey as an operator reads it: what was sent (and whether after a
+stop), skipped, of unknown outcome or failed, what comes next, the feedback, the stop
+reason; or, for a stuck journey, the error it is stuck on."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus
+
+from models import JourneyProgress, StepOutcome, StepStatus
+from models.search import JOURNEY_STAGE
+from operators.stuck import Stuck, describe, stuck
+from starter import JourneyNotFound
+from workflows import OrderJourney
+
+
+def _when(moment: datetime | None, like: datetime | None = None) -> str:
+    """A time in the offset the journey gave it (the customer's), or `like`'s."""
+    if moment is None:
+        return "-"
+    if like is not None and like.tzinfo is not None:
+        moment = moment.astimezone(like.tzinfo)
+    return moment.strftime("%a %d %b %Y %H:%M %z")
+
+
+def format_stuck(description: WorkflowExecutionDescription, problem: Stuck) -> str:
+    """A stuck journey: its progress cannot be read until a fixed worker runs it."""
+    return "\n".join(
+        [
+            f"Journey   {description.id}",
+            "Run       running · STUCK",
+            f"Started   {_when(description.start_time)}",
+            f"Stuck     {problem.describe()}",
+            "          Deploy a fixed worker and the journey goes on where it stopped,",
+            "          or stop it with `temporal workflow terminate`.",
+        ]
+    )
+
+
+def _step_detail(step: StepOutcome) -> str:
+    """One step in `status`: when and how it was sent, or why it was not, or why nobody
+    knows whether it was."""
+    if step.status is not StepStatus.SENT:
+        return f"{step.reason} (due {_when(step.scheduled_for)})"
+    detail = f"{_when(step.sent_at, step.scheduled_for)}  {step.channel}  message {step.message_id}"
+    if step.stop_note:
+        detail += f"  {step.stop_note}"
+    return detail
+
+
+def format_status(description: WorkflowExecutionDescription, progress: JourneyProgress) -> str:
+    """The progress as an operator reads it: sent (and whether after a stop), skipped,
+    of unknown outcome, failed, next, feedback."""
+    stage = description.typed_search_attributes.get(JOURNEY_STAGE)
+    status = description.status.name if description.status else "UNKNOWN"
+    lines = [
+        f"Journey   {progress.journey_id}",
+        f"Run       {status.lower()} · journey {progress.status}"
+        + (f" · stage {stage or progress.stage}" if stage or progress.stage else ""),
+        f"Started   {_when(description.start_time)}",
+    ]
+    if description.close_time:
+        lines.append(f"Closed    {_when(description.close_time)}")
+    if progress.events:
+        lines.append(f"Events    {', '.join(progress.events)}")
+    for label, wanted in (
+        ("Sent", StepStatus.SENT),
+        ("Skipped", StepStatus.SKIPPED),
+        ("Outcome unknown", StepStatus.UNKNOWN),
+    ):
+        chosen = [s for s in progress.steps if s.status is wanted]
+        if chosen:
+            lines.append(label)
+        for step in chosen:
+            lines.append(f"  {step.step_id:<20} {_step_detail(step)}")
+    failed = [s for s in progress.steps if s.status is StepStatus.FAILED]
+    if failed:
+        lines.append("Failed")
+    for step in failed:
+        lines.append(f"  {step.step_id:<20} {step.error_type}: {step.error}")
+    if progress.next_step:
+        lines.append(
+            f"Next      {progress.next_step} at {_when(progress.next_at)}: {progress.next_why}"
+        )
+    elif progress.status in ("waiting", "sending"):
+        lines.append("Next      nothing planned: waiting for an order event")
+    feedback = progress.facts.feedback
+    if feedback is not None:
+        comment = f': "{feedback.comment}"' if feedback.comment else ""
+        lines.append(f"Feedback  rated {feedback.rating} of 5{comment}")
+    if progress.opted_out:
+        lines.append("Opted out yes")
+    if progress.stop_reason:
+        lines.append(f"Stopped   {progress.stop_reason}")
+    return "\n".join(lines)
+
+
+async def journey_status(client: Client, workflow_id: str) -> str:
+    handle = client.get_workflow_handle_for(OrderJourney.run, workflow_id)
+    description = await describe(handle)
+    if description is None:
+        raise JourneyNotFound(f"no journey {workflow_id}")
+    problem = await stuck(handle, description)
+    if problem is not None:
+        return format_stuck(description, problem)
+    if description.status is WorkflowExecutionStatus.COMPLETED:
+        progress = await handle.result()  # the run's own record, no worker needed
+    else:
+        progress = await handle.query(OrderJourney.progress)
+    return format_status(description, progress)

@@ -1,0 +1,129 @@
+"""Journeys asleep for days must survive a deploy: every committed history replays
+against today's workflow code with the production data converter."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from runtime.connection import DATA_CONVERTER
+from worker import sandbox_runner
+from workflows import OrderJourney, PostPurchaseJourney
+from workflows.order_journey import (
+    CANCEL_SEND_ON_OPT_OUT,
+    INDEX_SEARCH_ATTRIBUTES,
+    WAIT_FOR_SEND_OUTCOME,
+)
+
+HISTORIES = sorted((Path(__file__).resolve().parents[1] / "histories").glob("*.json"))
+HISTORIES_BY_NAME = {path.stem: path for path in HISTORIES}
+
+
+def test_there_are_histories_to_replay() -> None:
+    names = {path.stem for path in HISTORIES}
+    assert {"v1-default-journey", "v1-retried-then-rejected", "v1-invalid-recipient"} <= names
+    assert {
+        "v2-order-delivered",
+        "v2-order-every-stage",
+        "v2-order-late-delivery",
+        "v2-order-opted-out",
+        "v2-order-returned-low-rating",
+        "v2-order-retried-then-rejected",
+        "v2-order-invalid-recipient",
+        # Recorded by the code before the cancel-send-on-opt-out patch: the send went
+        # on after the opt-out. Today's code must still replay it that way.
+        "v2-order-opted-out-mid-send",
+    } <= names
+    assert "v3-order-opted-out-mid-send" in names
+    assert {
+        "v4-order-delivered",
+        "v4-order-opted-out-mid-send",
+        # Started with search attributes on the dev server: they upsert the stage.
+        "v4-order-indexed",
+        "v4-order-indexed-opted-out",
+    } <= names
+    assert {
+        "v5-order-delivered",
+        "v5-order-opted-out-mid-send",
+        "v5-order-indexed-opted-out",
+        # Stops that race a send, waiting for its outcome.
+        "v5-order-opted-out-during-a-held-request",
+        "v5-order-cancelled-during-a-held-request",
+        "v5-order-opted-out-while-a-send-waits-to-retry",
+    } <= names
+
+
+def patches(path: Path) -> set[str]:
+    """The workflow.patched ids a history recorded."""
+    found = set()
+    for event in json.loads(path.read_text(encoding="utf-8"))["events"]:
+        marker = event.get("markerRecordedEventAttributes")
+        if marker and marker["markerName"] == "core_patch":
+            for payload in marker["details"]["patch-data"]["payloads"]:
+                found.add(json.loads(base64.b64decode(payload["data"]))["id"])
+    return found
+
+
+def test_histories_before_and_after_the_opt_out_cancellation_are_both_kept() -> None:
+    """v2 runs never asked to cancel a send; v3 runs carry the patch marker. Both
+    must replay, which the test below checks for every file."""
+    v2 = [p for p in HISTORIES if p.stem.startswith("v2-")]
+    v3 = [p for p in HISTORIES if p.stem.startswith("v3-")]
+    assert v2 and all(CANCEL_SEND_ON_OPT_OUT not in patches(p) for p in v2)
+    assert v3 and all(CANCEL_SEND_ON_OPT_OUT in patches(p) for p in v3)
+    mid_send = next(p for p in v3 if p.stem == "v3-order-opted-out-mid-send")
+    assert "EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED" in mid_send.read_text(encoding="utf-8")
+
+
+def event_types(path: Path) -> list[str]:
+    events = json.loads(path.read_text(encoding="utf-8"))["events"]
+    return [event["eventType"].removeprefix("EVENT_TYPE_") for event in events]
+
+
+def test_only_runs_since_v5_wait_for_the_outcome_of_a_send_a_stop_meets() -> None:
+    """Before v5 a stop cancelled a send without waiting (TRY_CANCEL) and recorded it
+    skipped; v5 runs carry the patch marker and wait for the send to end."""
+    for path in HISTORIES:
+        sends = "ACTIVITY_TASK_SCHEDULED" in event_types(path)
+        waits = path.stem.startswith("v5-") and sends
+        assert (WAIT_FOR_SEND_OUTCOME in patches(path)) is waits, path.stem
+    held = event_types(HISTORIES_BY_NAME["v5-order-opted-out-during-a-held-request"])
+    # Asked to cancel, the send still completed: the message landed after the stop.
+    cancel = held.index("ACTIVITY_TASK_CANCEL_REQUESTED")
+    assert "ACTIVITY_TASK_COMPLETED" in held[cancel:]
+    retrying = event_types(HISTORIES_BY_NAME["v5-order-opted-out-while-a-send-waits-to-retry"])
+    # Between attempts, the server cancels the send without asking it.
+    assert retrying[retrying.index("ACTIVITY_TASK_CANCEL_REQUESTED") + 1] == (
+        "ACTIVITY_TASK_CANCELED"
+    )
+    cancelled = event_types(HISTORIES_BY_NAME["v5-order-cancelled-during-a-held-request"])
+    assert cancelled[-1] == "WORKFLOW_EXECUTION_CANCELED"
+
+
+def test_only_runs_started_with_search_attributes_upsert_them() -> None:
+    """Runs before v4 never upserted; a v4 run upserts only when it started indexed
+    (the time-skipping server has no custom search attributes)."""
+    for path in HISTORIES:
+        text = path.read_text(encoding="utf-8")
+        indexed = "-indexed" in path.stem
+        assert (INDEX_SEARCH_ATTRIBUTES in patches(path)) is indexed, path.stem
+        assert ('"JourneyStage"' in text) is indexed, path.stem
+    opted_out = next(p for p in HISTORIES if p.stem == "v4-order-indexed-opted-out")
+    assert "EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED" in opted_out.read_text("utf-8")
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+async def test_history_replays_without_nondeterminism(path: Path) -> None:
+    history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
+    replayer = Replayer(
+        workflows=[OrderJourney, PostPurchaseJourney],
+        data_converter=DATA_CONVERTER,
+        workflow_runner=sandbox_runner(),
+    )
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
+    assert result.replay_failure is None
