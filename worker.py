@@ -34,6 +34,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities import JourneyActivities, WorkerConfig, build_activities
 from models import TASK_QUEUE, Channel
 from runtime.connection import connect, exit_process
+from runtime.health import Health, Readiness
 from runtime.observability import configure_logging, metrics_runtime
 from workflows import OrderJourney, PostPurchaseJourney
 
@@ -121,8 +122,10 @@ async def serve(config: WorkerConfig) -> None:
         shutdown_grace=shutdown_grace,
         max_cached_workflows=config.max_cached_workflows,
     )
+    health = Health()
     try:
-        async with worker:
+        async with health.served(config.health_address), worker:
+            health.state = Readiness.READY
             log.info(
                 "worker polling task queue %r on %s (whatsapp by %s, email by %s, metrics %s)",
                 task_queue,
@@ -132,6 +135,7 @@ async def serve(config: WorkerConfig) -> None:
                 f"on http://{config.metrics_address}/metrics" if config.metrics_address else "off",
             )
             await stop.wait()
+            health.state = Readiness.STOPPING
             log.info("shutting down: finishing in-flight sends (up to %s)", shutdown_grace)
     finally:
         await activities.aclose()

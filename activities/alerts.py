@@ -18,6 +18,7 @@ from activities.ledger import JsonLinesLedger
 from messages.rendering import Renderer, message_context
 from models import Receipt
 from models.journey import AlertRequest
+from models.sending import ALERT_STORE
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class StoreAlerts:
         self._ledger = ledger
         self._webhook = webhook
 
-    @activity.defn(name="alert_store")
+    @activity.defn(name=ALERT_STORE)
     async def alert_store(self, request: AlertRequest) -> Receipt:
         context = message_context(request.order, request.settings, facts=request.facts)
         subject, text = self._renderer.render_text(

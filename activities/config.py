@@ -88,6 +88,11 @@ class WorkerConfig(BaseSettings):
         pattern=r"^[^:\s]*:\d{1,5}$",
         description="host:port of the Prometheus endpoint, e.g. 127.0.0.1:9464; unset: none.",
     )
+    health_address: str | None = Field(
+        default=None,
+        pattern=r"^[^:\s]*:\d{1,5}$",
+        description="host:port of GET /healthz: 200 while the worker polls; unset: none.",
+    )
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -54,6 +54,7 @@ from models.errors import (
     SendErrorType,
 )
 from models.journey import SendCheck
+from models.sending import CHECK_SEND, REQUEST_FEEDBACK, SEND_MESSAGE
 
 
 def idempotency_key(request: MessageRequest, index: int, channel: Channel) -> str:
@@ -110,18 +111,18 @@ class JourneyActivities:
         """Every activity, for registering on a worker."""
         return [self.send_message, self.request_feedback, self.check_send, self.alerts.alert_store]
 
-    @activity.defn(name="send_message")
+    @activity.defn(name=SEND_MESSAGE)
     async def send_message(self, request: MessageRequest) -> Receipt:
         context = message_context(request.order, request.settings, facts=request.facts)
         return await self._deliver(request, context)
 
-    @activity.defn(name="request_feedback")
+    @activity.defn(name=REQUEST_FEEDBACK)
     async def request_feedback(self, request: MessageRequest) -> Receipt:
         url = self.feedback_link(request, issued_at=request.scheduled_for)
         context = message_context(request.order, request.settings, url, request.facts)
         return await self._deliver(request, context)
 
-    @activity.defn(name="check_send")
+    @activity.defn(name=CHECK_SEND)
     async def check_send(self, request: MessageRequest) -> SendCheck:
         """What a send's attempts did, read just before a stop cancels it, and again if
         it ended in doubt without a word on the stop. A send waiting between attempts is

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 from temporalio.client import Client
 
 from intake import load_json
@@ -33,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / ".journey"
 OUTBOX = STATE / "outbox.jsonl"
 METRICS_ADDRESS = "127.0.0.1:9464"
+HEALTH_ADDRESS = "127.0.0.1:9465"
 
 
 def _temporal_cli() -> str:
@@ -66,6 +68,24 @@ async def _connect_when_ready(server: subprocess.Popen[bytes], wait_seconds: flo
             if loop.time() > deadline:
                 raise
             await asyncio.sleep(0.3)
+
+
+async def _wait_ready(worker: subprocess.Popen[bytes], health: str, seconds: float = 60) -> None:
+    """Until the worker's /healthz says it polls its task queue."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    async with httpx.AsyncClient(timeout=2) as http:
+        while True:
+            if worker.poll() is not None:
+                raise SystemExit(
+                    f"the worker exited (code {worker.returncode}); see .journey/worker.log"
+                )
+            with contextlib.suppress(httpx.TransportError):
+                if (await http.get(health)).status_code == 200:
+                    return
+            if loop.time() > deadline:
+                raise SystemExit(f"the worker is not ready after {seconds:.0f} s: {health}")
+            await asyncio.sleep(0.2)
 
 
 @contextlib.contextmanager
@@ -146,11 +166,16 @@ async def run_demo(keep_running: bool) -> int:
         "JOURNEY_OUTBOX_PATH": str(OUTBOX),
         "JOURNEY_ADAPTER": "outbox",
         "JOURNEY_METRICS_ADDRESS": os.environ.get("JOURNEY_METRICS_ADDRESS", METRICS_ADDRESS),
+        "JOURNEY_HEALTH_ADDRESS": os.environ.get("JOURNEY_HEALTH_ADDRESS", HEALTH_ADDRESS),
     }
     print("starting the Temporal dev server (Web UI: http://localhost:8233) ...", flush=True)
     with _process(server_args, STATE / "server.log") as server:
         client = await _connect_when_ready(server)
-        with _process([sys.executable, str(ROOT / "worker.py")], STATE / "worker.log", worker_env):
+        with _process(
+            [sys.executable, str(ROOT / "worker.py")], STATE / "worker.log", worker_env
+        ) as worker:
+            health = f"http://{worker_env['JOURNEY_HEALTH_ADDRESS']}/healthz"
+            await _wait_ready(worker, health)
             store = load_json(ROOT / "examples" / "store.json", "settings")
             result = await start_journey(
                 client, demo_order(datetime.now(UTC)), store, speedup=DEMO_SPEEDUP
@@ -159,6 +184,7 @@ async def run_demo(keep_running: bool) -> int:
             print(f"watch it in the Web UI: {web_ui_url(client, result.journey_id)}")
             print(f"messages land in {OUTBOX.relative_to(ROOT)}; worker log: .journey/worker.log")
             print(f"worker metrics: http://{worker_env['JOURNEY_METRICS_ADDRESS']}/metrics")
+            print(f"worker health: {health}")
             outcome = asyncio.ensure_future(result.handle.result())
             await _follow(result.journey_id, outcome)
             progress = outcome.result()

@@ -10,7 +10,8 @@ from datetime import timedelta
 
 from temporalio.common import RetryPolicy
 
-# Activities are referred to by name so workflow modules import no I/O code.
+# The activities' names, said once: their definitions (activities/) and the workflows, which
+# refer to them by name so they import no I/O code, both use these.
 SEND_MESSAGE = "send_message"
 REQUEST_FEEDBACK = "request_feedback"
 ALERT_STORE = "alert_store"

@@ -103,12 +103,12 @@ class Harness:
         return await self.delivered() >= count
 
     async def polling(self, *workers: WorkerProcess, seconds: float = 30) -> None:
-        """Wait until each worker has connected and polls its task queue."""
-        await wait_until(
-            lambda: all(w.logged("worker polling task queue") for w in workers),
-            seconds,
-            "worker polling",
-        )
+        """Wait until each worker says, on /healthz, that it polls its task queue."""
+
+        async def all_ready() -> bool:
+            return all([await w.ready() for w in workers])
+
+        await wait_until(all_ready, seconds, "workers ready on /healthz", 0.1)
 
 
 async def waiting_to_retry(handle: WorkflowHandle[Any, Any]) -> bool:

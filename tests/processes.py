@@ -138,6 +138,7 @@ class WorkerProcess:
 
     def __init__(self, target: str, task_queue: str, log: Path, **journey_env: str) -> None:
         self.log = log
+        self.health_url = f"http://127.0.0.1:{free_port()}/healthz"
         self.env = {
             **os.environ,
             "TEMPORAL_ADDRESS": target,
@@ -145,6 +146,7 @@ class WorkerProcess:
             "JOURNEY_TASK_QUEUE": task_queue,
             "JOURNEY_FEEDBACK_SECRET": FEEDBACK_SECRET,
             "JOURNEY_LOG_LEVEL": "INFO",
+            "JOURNEY_HEALTH_ADDRESS": self.health_url.removeprefix("http://").split("/")[0],
             **{f"JOURNEY_{k.upper()}": v for k, v in journey_env.items()},
         }
         self.proc: subprocess.Popen[bytes] | None = None
@@ -175,6 +177,18 @@ class WorkerProcess:
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    async def health(self) -> tuple[int, str] | None:
+        """GET /healthz: the status and body, or None while nothing answers."""
+        try:
+            async with httpx.AsyncClient(timeout=2) as http:
+                answer = await http.get(self.health_url)
+        except httpx.TransportError:
+            return None
+        return answer.status_code, answer.text
+
+    async def ready(self) -> bool:
+        return await self.health() == (200, "ready")
 
     def logged(self, text: str) -> bool:
         return self.log.exists() and text in self.log.read_text(errors="replace")

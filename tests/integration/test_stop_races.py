@@ -18,6 +18,7 @@ from dataclasses import replace
 import httpx
 from temporalio.client import WorkflowFailureError
 
+from journey.stops import CANCELLED, FOUND_AFTER_STOP, OPTED_OUT
 from models import JourneyProgress, JourneyStatus, StepStatus
 from operators.status import journey_status
 from starter import JourneyStarted
@@ -26,7 +27,6 @@ from tests.processes import free_port, wait_until
 from tests.prometheus import total
 from tests.provider_sink import Answer, SinkRecords
 from workflows import OrderJourney
-from workflows.order_journey import CANCELLED, FOUND_AFTER_STOP, OPTED_OUT
 
 # The first journey is opted out, the second cancelled by an operator.
 STOPS = (OPTED_OUT, CANCELLED)

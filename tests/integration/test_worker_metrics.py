@@ -35,6 +35,8 @@ async def test_counters_on_the_metrics_endpoint_match_the_journeys(
         outbox_path=str(tmp_path / "outbox.jsonl"),
     ).start()
     try:
+        # A script waits for the worker this way: /healthz says ready once it polls.
+        await wait_until(worker.ready, 30, "the worker ready on /healthz", 0.1)
         now = datetime.now(UTC)
         settings = builders.settings()
         completed = await report_event(
