@@ -18,7 +18,7 @@ import contextlib
 import os
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from temporalio.client import (
@@ -40,6 +40,7 @@ from intake import (
     validate_journey,
     validate_journey_id,
 )
+from journey.state import opening_index
 from journey.view import run_details, run_summary
 from messages.rendering import Renderer
 from models import TASK_QUEUE, DeliveredOrder, JourneyPlan, JourneyProgress, JourneySettings
@@ -159,6 +160,10 @@ async def report_checked(
     journey, event = checked.journey, checked.event
     if search_attributes is None:
         search_attributes = search_attributes_enabled()
+    attributes = None
+    if search_attributes:
+        stage, next_at = opening_index(journey, checked.journey_id, event, datetime.now(UTC))
+        attributes = start_attributes(journey.order, stage, next_at)
     delivered_at = event.occurred_at if event.type is OrderEventType.DELIVERED else None
     try:
         handle = await client.start_workflow(
@@ -170,7 +175,7 @@ async def report_checked(
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             static_summary=run_summary(journey.order, delivered_at),
             static_details=run_details(journey),
-            search_attributes=start_attributes(journey.order) if search_attributes else None,
+            search_attributes=attributes,
         )
         return JourneyStarted(handle, started=True)
     except WorkflowAlreadyStartedError:

@@ -186,10 +186,26 @@ class JourneyState:
             return Refusal.INVALID_COMMENT, "comment contains a control character"
         return None
 
-    def take_feedback(self, submission: FeedbackSubmission) -> None:
-        """Thank the customer; a low rating alerts the store and opens support."""
+    def answered_requests_pending(self) -> bool:
+        """Feedback requests (the plan's, or the reminder) wait on the agenda."""
+        return any(a.step and a.step.kind is StepKind.FEEDBACK_REQUEST for a in self.agenda)
+
+    def take_feedback(
+        self, submission: FeedbackSubmission, *, drop_answered_requests: bool = True
+    ) -> None:
+        """Thank the customer; a low rating alerts the store and opens support. The
+        requests for feedback still pending are skipped now rather than when due, so no
+        timer wakes the journey only to skip them (`drop_answered_requests`: runs
+        started before this rule skipped them when due, and keep doing so)."""
         feedback = Feedback(rating=submission.rating, comment=submission.comment)
         self.facts.feedback = feedback
+        if drop_answered_requests:
+            pending = frozenset(
+                a.step.id
+                for a in self.agenda
+                if a.step and a.step.kind is StepKind.FEEDBACK_REQUEST
+            )
+            self.skip_pending(pending, "feedback already received")
         now = self.clock.now()
         self._schedule(FEEDBACK_THANKS, now, "thanks for the feedback")
         if feedback.rating <= self.settings.low_rating:
@@ -462,3 +478,22 @@ class JourneyState:
     def _schedule_alert(self, kind: AlertKind, why: str) -> None:
         self._seq += 1
         self.agenda.append(Action(self._seq, self.clock.now(), why, alert=kind))
+
+
+def opening_index(
+    journey: OrderJourneyInput, journey_id: str, event: OrderEvent, now: datetime
+) -> tuple[str, datetime | None]:
+    """The JourneyStage and NextActionAt a run started now with `event` sets in its first
+    workflow task. The starter sets them with the run, which costs no upsert and makes
+    the journey findable by stage at once; the run upserts only if it finds otherwise
+    (a first action due at once, a speed-up)."""
+    clock = JourneyClock(now, journey.speedup, lambda: now)
+    state = JourneyState(journey, journey_id, clock)
+    state.receive(event)
+    state.absorb_events()
+    state.watch_delivery()
+    if state.finished():
+        state.close()
+        return state.stage(), None
+    wake, _ = state.next_wake(state.next_action())
+    return state.stage(), clock.real_moment(wake) if wake else None

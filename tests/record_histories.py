@@ -78,6 +78,12 @@ async def returned_then_low_rating(journey: Journey) -> None:
     await journey.feedback(2, "chegou quebrado")
 
 
+async def feedback_after_the_request(journey: Journey) -> None:
+    await journey.report("delivered")
+    await journey.wait(days=5)  # the request went out; its reminder waits
+    await journey.feedback(5, "adorei")
+
+
 async def opted_out_while_a_send_retries(journey: Journey) -> None:
     await journey.report("delivered")
     await journey.wait(days=1, hours=3)
@@ -207,6 +213,7 @@ async def main(version: str) -> None:
             ("order-late-delivery", late_delivery),
             ("order-opted-out", opted_out_while_waiting),
             ("order-returned-low-rating", returned_then_low_rating),
+            ("order-feedback-after-request", feedback_after_the_request),
         ]:
             await _record(f"{version}-{name}", scenario, activities, test_server)
         # A day a second leaves time to opt out before the first send; twenty days a

@@ -25,14 +25,23 @@ with workflow.unsafe.imports_passed_through():
     from models import JourneyProgress, JourneyStatus
     from models.events import FeedbackSubmission, OrderEvent
     from models.journey import OrderJourneyInput
-    from models.search import JOURNEY_STAGE, NEXT_ACTION_AT, is_indexed
+    from models.search import (
+        JOURNEY_STAGE,
+        NEXT_ACTION_AT,
+        is_indexed,
+        nearly_the_same,
+        opening_index,
+    )
     from workflows.metrics import count, count_message
     from workflows.sends import CANCEL_SEND_ON_OPT_OUT, WAIT_FOR_SEND_OUTCOME, Sends
 
+# workflow.patched ids: each names a change to the commands a journey issues.
 INDEX_SEARCH_ATTRIBUTES = "index-search-attributes"
+SKIP_ANSWERED_REQUESTS = "skip-answered-requests-at-once"
 __all__ = [
     "CANCEL_SEND_ON_OPT_OUT",
     "INDEX_SEARCH_ATTRIBUTES",
+    "SKIP_ANSWERED_REQUESTS",
     "WAIT_FOR_SEND_OUTCOME",
     "OrderJourney",
 ]
@@ -47,8 +56,10 @@ class OrderJourney:
         self._state = JourneyState(journey, info.workflow_id, clock, on_record=count_message)
         self._sends = Sends(self._state)
         self._wake = False
-        # Search attributes: kept up to date only in runs started with StoreId set.
+        # Search attributes: kept up to date only in runs started with StoreId set, and
+        # upserted when they change. The starter may have set the first values already.
         self._indexed = is_indexed(info.typed_search_attributes)
+        self._started_with = opening_index(info.typed_search_attributes)
         self._last_index: tuple[str, datetime | None] | None = None
 
     # --- the outside world's controls -------------------------------------------------
@@ -60,7 +71,10 @@ class OrderJourney:
 
     @workflow.update
     def submit_feedback(self, submission: FeedbackSubmission) -> str:
-        self._state.take_feedback(submission)
+        state = self._state
+        # Asked only when there is something to drop: the marker costs a history event.
+        drop = state.answered_requests_pending() and workflow.patched(SKIP_ANSWERED_REQUESTS)
+        state.take_feedback(submission, drop_answered_requests=drop)
         self._wake = True
         return "feedback received"
 
@@ -182,9 +196,14 @@ class OrderJourney:
         stage = self._state.stage()
         if next_at is not None:
             next_at = self._state.clock.real_moment(next_at)
-        if self._last_index == (stage, next_at):
+        current, started_with = (stage, next_at), self._started_with
+        self._started_with = None
+        if self._last_index is None and started_with and nearly_the_same(started_with, current):
+            self._last_index = current  # the run started with these: no upsert
             return
-        self._last_index = (stage, next_at)
+        if self._last_index == current:
+            return
+        self._last_index = current
         workflow.upsert_search_attributes(
             [
                 JOURNEY_STAGE.value_set(stage),

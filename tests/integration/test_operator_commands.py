@@ -200,3 +200,46 @@ async def test_operators_find_read_and_steer_journeys_by_search_attributes(
         missing = await _cli(env, "status", "loja-a", "NOPE")
         assert missing.returncode == 4  # no such journey
         assert missing.stderr.strip() == "no journey post-purchase:loja-a:NOPE"
+
+
+async def test_a_journey_starts_with_its_stage_and_next_action_and_upserts_only_changes(
+    indexed_env: WorkflowEnvironment, outbox_activities: JourneyActivities
+) -> None:
+    """The starter sets JourneyStage and NextActionAt with the run (no upsert action),
+    so a journey is found by stage at once; the run upserts when they change."""
+    client = indexed_env.client
+    delivered = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    async with running_worker(client, outbox_activities) as task_queue:
+        result = await report_event(
+            client,
+            builders.placed_order(order_id="S-1"),
+            builders.event("delivered", delivered),
+            builders.settings(),
+            task_queue=task_queue,
+            search_attributes=True,
+        )
+        query = 'OrderId = "S-1" AND JourneyStage = "delivered" AND NextActionAt IS NOT NULL'
+        await _find(client, query, {result.journey_id})
+
+        async def first_task_done() -> bool:
+            progress = await result.handle.query("progress")
+            return bool(progress["next_step"])
+
+        await wait_until(first_task_done, 20, "the journey's first workflow task", 0.1)
+        progress = await result.handle.query("progress")
+        description = await result.handle.describe()
+        history = await result.handle.fetch_history()
+
+    attributes = description.typed_search_attributes
+    assert attributes.get(JOURNEY_STAGE) == "delivered"
+    next_at = attributes.get(NEXT_ACTION_AT)
+    assert next_at is not None
+    assert next_at == datetime.fromisoformat(progress["next_at"])
+    upserts = [
+        e
+        for e in history.events
+        if e.HasField("upsert_workflow_search_attributes_event_attributes")
+        and "JourneyStage"
+        in e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
+    ]
+    assert upserts == []  # the first workflow task found what the starter had set

@@ -211,7 +211,14 @@ def test_an_opt_out_stops_every_further_message_at_once_but_alerts_still_go() ->
     state.take_feedback(FeedbackSubmission(rating=1, comment="quebrado"))  # low: an alert
     apply(state, event("opted_out", clock.at, reason="pediu para parar"))
     assert {a.name for a in state.agenda} == {"alert_low_rating"}
-    assert set(skipped(state).values()) == {"customer opted out"}
+    assert skipped(state) == {
+        "feedback_request": "feedback already received",
+        "photo_invite": "customer opted out",
+        "delivery_questions": "customer opted out",
+        "come_back_coupon": "customer opted out",
+        "feedback_thanks": "customer opted out",
+        "support_followup": "customer opted out",
+    }
     assert run_due(state, clock, START + timedelta(days=60)) == ["alert_low_rating"]
     assert state.finished() and state.progress.stop_reason == "opted out: pediu para parar"
 
@@ -236,6 +243,16 @@ def test_feedback_after_the_request_went_out_skips_its_reminder() -> None:
     sent = run_due(state, clock, START + timedelta(days=60))
     assert "feedback_reminder" not in sent
     assert skipped(state)["feedback_reminder"] == "feedback already received"
+
+
+def test_runs_from_before_the_rule_skip_an_answered_request_only_when_it_is_due() -> None:
+    state, clock = journey()
+    apply(state, event("delivered", START))
+    run_due(state, clock, START + timedelta(days=2))
+    state.take_feedback(FeedbackSubmission(rating=5), drop_answered_requests=False)
+    assert "feedback_request" in due(state) and "feedback_request" not in skipped(state)
+    run_due(state, clock, START + timedelta(days=60))
+    assert skipped(state)["feedback_request"] == "feedback already received"
 
 
 def test_a_refused_recipient_stops_the_journey_and_a_refused_message_does_not() -> None:

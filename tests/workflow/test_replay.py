@@ -17,6 +17,7 @@ from workflows import OrderJourney, PostPurchaseJourney
 from workflows.order_journey import (
     CANCEL_SEND_ON_OPT_OUT,
     INDEX_SEARCH_ATTRIBUTES,
+    SKIP_ANSWERED_REQUESTS,
     WAIT_FOR_SEND_OUTCOME,
 )
 
@@ -58,6 +59,11 @@ def test_there_are_histories_to_replay() -> None:
     } <= names
 
 
+def version(path: Path) -> int:
+    """The recording's version: 5 for `v5-order-delivered`."""
+    return int(path.stem.split("-")[0].removeprefix("v"))
+
+
 def patches(path: Path) -> set[str]:
     """The workflow.patched ids a history recorded."""
     found = set()
@@ -90,7 +96,7 @@ def test_only_runs_since_v5_wait_for_the_outcome_of_a_send_a_stop_meets() -> Non
     skipped; v5 runs carry the patch marker and wait for the send to end."""
     for path in HISTORIES:
         sends = "ACTIVITY_TASK_SCHEDULED" in event_types(path)
-        waits = path.stem.startswith("v5-") and sends
+        waits = version(path) >= 5 and sends
         assert (WAIT_FOR_SEND_OUTCOME in patches(path)) is waits, path.stem
     held = event_types(HISTORIES_BY_NAME["v5-order-opted-out-during-a-held-request"])
     # Asked to cancel, the send still completed: the message landed after the stop.
@@ -115,6 +121,40 @@ def test_only_runs_started_with_search_attributes_upsert_them() -> None:
         assert ('"JourneyStage"' in text) is indexed, path.stem
     opted_out = next(p for p in HISTORIES if p.stem == "v4-order-indexed-opted-out")
     assert "EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED" in opted_out.read_text("utf-8")
+
+
+def test_since_v6_feedback_drops_the_requests_it_answers_at_once() -> None:
+    """Before v6, an answered request waited on the agenda and a timer woke the journey
+    to skip it; since, it is skipped when the feedback comes, with the patch marker."""
+    for version in ("v2", "v3", "v4", "v5"):
+        old = HISTORIES_BY_NAME[f"{version}-order-returned-low-rating"]
+        assert SKIP_ANSWERED_REQUESTS not in patches(old)
+    for name in ("order-returned-low-rating", "order-feedback-after-request"):
+        assert SKIP_ANSWERED_REQUESTS in patches(HISTORIES_BY_NAME[f"v6-{name}"])
+    # Runs without pending requests never ask, so carry no marker.
+    assert SKIP_ANSWERED_REQUESTS not in patches(HISTORIES_BY_NAME["v6-order-delivered"])
+
+
+def test_since_v6_indexed_runs_start_with_their_stage_and_upsert_it_one_time_less() -> None:
+    """The starter sets JourneyStage and NextActionAt with the run, which costs no
+    upsert; the run's first workflow task finds them set and does not upsert them."""
+
+    def stage_upserts(path: Path) -> int:
+        return sum(
+            '"JourneyStage"' in json.dumps(event)
+            for event in json.loads(path.read_text("utf-8"))["events"]
+            if "upsertWorkflowSearchAttributesEventAttributes" in event
+        )
+
+    def started_with_stage(path: Path) -> bool:
+        first = json.loads(path.read_text("utf-8"))["events"][0]
+        return '"JourneyStage"' in json.dumps(first)
+
+    for path in HISTORIES:
+        if "-indexed" in path.stem:
+            assert started_with_stage(path) is (version(path) >= 6), path.stem
+    old, new = HISTORIES_BY_NAME["v5-order-indexed"], HISTORIES_BY_NAME["v6-order-indexed"]
+    assert stage_upserts(new) == stage_upserts(old) - 1
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
