@@ -36,7 +36,7 @@ QUIET_RUNTIME = Runtime(
         logging=LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))
     )
 )
-ONE_TEST = "tests/test_journey_workflow.py::test_default_journey_after_a_23h_delivery"
+ONE_TEST = "tests/workflow/test_send_times.py::test_default_journey_after_a_23h_delivery"
 
 
 def thirty_day_plan() -> JourneyPlan:

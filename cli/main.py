@@ -22,11 +22,12 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 from pathlib import Path
+from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import AwareDatetime, TypeAdapter, ValidationError
 from temporalio.service import RPCError
 
 from intake import (
@@ -81,6 +82,7 @@ EXIT_CODES = "\n".join(
 )
 Command = Callable[[argparse.Namespace], Awaitable[Exit]]
 _DURATION = TypeAdapter(timedelta)
+_MOMENT: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
 
 
 # --- commands -------------------------------------------------------------------------
@@ -88,7 +90,7 @@ _DURATION = TypeAdapter(timedelta)
 
 async def _start(args: argparse.Namespace) -> Exit:
     checked = validate_journey(
-        load_json(args.order, "order"),
+        _delivered(load_json(args.order, "order"), args.delivered_at),
         load_json(args.settings, "settings"),
         load_json(args.plan, "plan") if args.plan else None,
         speedup=args.speedup,
@@ -101,11 +103,15 @@ async def _start(args: argparse.Namespace) -> Exit:
 
 
 async def _event(args: argparse.Namespace) -> Exit:
+    event = load_json(args.event, "event")
+    if args.occurred_at is not None and isinstance(event, dict):
+        event = {**event, "occurred_at": args.occurred_at.isoformat()}
     checked = validate_event(
         load_json(args.order, "order"),
-        load_json(args.event, "event"),
+        event,
         load_json(args.settings, "settings"),
         load_json(args.plan, "plan") if args.plan else None,
+        speedup=args.speedup,
     )
     client = await connect()
     result = await report_checked(client, checked, task_queue=args.task_queue)
@@ -187,7 +193,7 @@ async def _cancel(args: argparse.Namespace) -> Exit:
 
 async def _preview(args: argparse.Namespace) -> Exit:
     checked = validate_journey(
-        load_json(args.order, "order"),
+        _delivered(load_json(args.order, "order"), args.delivered_at),
         load_json(args.settings, "settings"),
         load_json(args.plan, "plan") if args.plan else None,
     )
@@ -196,6 +202,25 @@ async def _preview(args: argparse.Namespace) -> Exit:
 
 
 # --- arguments ------------------------------------------------------------------------
+
+
+def _delivered(order: Any, delivered_at: datetime | None) -> Any:
+    """The order file, with `--delivered-at` in place of its own delivery time."""
+    if delivered_at is None or not isinstance(order, dict):
+        return order
+    return {**order, "delivered_at": delivered_at.isoformat()}
+
+
+def _moment(text: str) -> datetime:
+    """`now`, or an ISO 8601 date and time with its offset."""
+    if text == "now":
+        return datetime.now(UTC)
+    try:
+        return _MOMENT.validate_python(text)
+    except ValidationError:
+        raise argparse.ArgumentTypeError(
+            f"not 'now' nor an ISO 8601 time with an offset: {text!r}"
+        ) from None
 
 
 def target_id(parts: list[str]) -> str:
@@ -230,13 +255,22 @@ def _positive(text: str) -> int:
     return value
 
 
+def _delivered_at_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--delivered-at",
+        type=_moment,
+        metavar="WHEN",
+        help="'now' or an ISO 8601 time: the delivery time, instead of the order file's",
+    )
+
+
 def _journey_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "journey", nargs="+", metavar="ID", help="STORE_ID ORDER_ID, or the workflow id"
     )
 
 
-def _store_arguments(parser: argparse.ArgumentParser) -> None:
+def _store_arguments(parser: argparse.ArgumentParser, *, speedup: bool = True) -> None:
     """The store's side of a journey, the same for every command that starts one."""
     parser.add_argument(
         "--settings", type=Path, required=True, help="JSON file of the store's journey settings"
@@ -245,6 +279,14 @@ def _store_arguments(parser: argparse.ArgumentParser) -> None:
         "--plan", type=Path, help="JSON file of the journey plan (default: the built-in plan)"
     )
     parser.add_argument("--task-queue", default=TASK_QUEUE)
+    if speedup:
+        parser.add_argument(
+            "--speedup",
+            type=int,
+            default=1,
+            help="journey time per real time, for demos: 86400 is a day a second (a new "
+            "journey keeps the speed it started with)",
+        )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -265,14 +307,18 @@ def parser() -> argparse.ArgumentParser:
     start = command("start", _start, "start the journey of a delivered order")
     start.add_argument("order", type=Path, help="JSON file of the delivered order")
     _store_arguments(start)
-    start.add_argument(
-        "--speedup", type=int, default=1, help="journey time per real time (demos only)"
-    )
+    _delivered_at_argument(start)
 
     event = command("event", _event, "report an order event (placed, shipped, ...)")
     event.add_argument("order", type=Path, help="JSON file of the order")
     event.add_argument("--event", type=Path, required=True, help="JSON file of the event")
     _store_arguments(event)
+    event.add_argument(
+        "--occurred-at",
+        type=_moment,
+        metavar="WHEN",
+        help="'now' or an ISO 8601 time: when the event happened, instead of the file's",
+    )
 
     feedback = command("feedback", _feedback, "hand a customer's rating to the journey")
     feedback.add_argument("store_id")
@@ -286,7 +332,7 @@ def parser() -> argparse.ArgumentParser:
 
     bulk = command("backfill", _backfill, "start many delivered orders' journeys, one a line")
     bulk.add_argument("orders", type=Path, help="JSON Lines file, one delivered order per line")
-    _store_arguments(bulk)
+    _store_arguments(bulk, speedup=False)
     bulk.add_argument(
         "--concurrency", type=_positive, default=64, help="starts in flight at once (default 64)"
     )
@@ -321,6 +367,7 @@ def parser() -> argparse.ArgumentParser:
     show.add_argument("order", type=Path, help="JSON file of a delivered order")
     show.add_argument("--settings", type=Path, required=True, help="JSON file of the store")
     show.add_argument("--plan", type=Path, help="JSON file of the plan (default plan if none)")
+    _delivered_at_argument(show)
     return top
 
 

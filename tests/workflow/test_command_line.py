@@ -10,6 +10,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
@@ -266,3 +267,26 @@ def test_a_file_that_is_not_utf8_is_refused_by_the_process_without_a_trace(
     assert result.returncode == 2
     position = order.read_bytes().index(b"\xe3") + 1
     assert result.stderr.splitlines() == [f"order: {order}: not UTF-8 text (byte {position})"]
+
+
+def test_the_example_order_can_be_delivered_now_whatever_its_file_says() -> None:
+    """The README's first commands work on any day: `--delivered-at now` stands in for
+    the example file's fixed delivery time, which the edge would one day find too old."""
+    before = datetime.now(UTC)
+    result = run(
+        [
+            "starter.py",
+            "preview",
+            "examples/order.json",
+            "--settings",
+            "examples/store.json",
+            "--delivered-at",
+            "now",
+        ]
+    )
+    after = datetime.now(UTC)
+    assert result.returncode == 0, result.stderr
+    days = {f"{m.astimezone(ZoneInfo('America/Sao_Paulo')):%a %d %b}" for m in (before, after)}
+    first = result.stdout.splitlines()[0]
+    prefix = "Journey of order PED-1001 of store loja-exemplo, delivered "
+    assert first.startswith(prefix) and first.removeprefix(prefix)[:10] in days
