@@ -34,8 +34,12 @@ def metrics_runtime(bind_address: str | None) -> Runtime | None:
 
 
 def journey_context(record: logging.LogRecord) -> dict[str, Any]:
-    """The workflow and activity context the SDK's loggers attach to a record."""
+    """The workflow and activity context the SDK's loggers attach to a record, or the
+    journey a web request was about (`extra={"journey_id": ...}`)."""
     context: dict[str, Any] = {}
+    journey_id = getattr(record, "journey_id", None)
+    if isinstance(journey_id, str):
+        context["workflow_id"] = journey_id
     workflow = getattr(record, "temporal_workflow", None)
     activity = getattr(record, "temporal_activity", None)
     if isinstance(workflow, dict):

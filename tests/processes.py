@@ -100,10 +100,21 @@ class DevServer:
         return self
 
     async def connect(self, seconds: float = 60) -> Client:
-        """A client once the server answers for the `default` namespace."""
+        """A client once the server answers for the `default` namespace.
+
+        A port picked free can be taken again before the server binds it (by the dev
+        server's own internal services, among others): a first start that finds its
+        port taken starts again on fresh ones."""
         deadline = time.monotonic() + seconds
+        fresh_starts = 3
         while True:
             if self.proc is not None and self.proc.poll() is not None:
+                if fresh_starts and self._port_was_taken():
+                    fresh_starts -= 1
+                    self.port = free_port()
+                    self._extra_ports = (free_port(), free_port())
+                    self.start()
+                    continue
                 raise AssertionError(f"dev server exited ({self.proc.returncode}); see {self.log}")
             try:
                 client = await Client.connect(self.target, data_converter=DATA_CONVERTER)
@@ -113,6 +124,9 @@ class DevServer:
                 if time.monotonic() > deadline:
                     raise
                 await asyncio.sleep(0.2)
+
+    def _port_was_taken(self) -> bool:
+        return "address already in use" in self.log.read_text(errors="replace")
 
     async def ready(self, client: Client, seconds: float = 60) -> None:
         """Wait until an existing client is served again, after a restart."""

@@ -5,7 +5,7 @@ Headers:
   must treat a repeated key as the same message and answer 2xx without sending again.
 - `X-Journey-Timestamp` and `X-Journey-Signature: sha256=<hex>`: HMAC-SHA256 with the
   shared secret over `{timestamp}.{body}`, so the receiver can reject forged or
-  replayed calls (see `verify_signature`).
+  replayed calls (`messages.signatures.verify_signature`).
 
 Answers: 2xx with an optional JSON `{"id": ...}` is a delivery; 5xx, 408, 409, 425
 and 429 retry (honouring `Retry-After`); a 4xx whose JSON body has
@@ -20,8 +20,6 @@ A GET never sends, so a lookup is safe after the customer asked to stop.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 
@@ -29,33 +27,10 @@ import httpx
 
 from activities.channels.base import ABSENT, CANNOT_TELL, Lookup, OutgoingMessage
 from activities.channels.http_errors import json_body, raise_for_provider_status
+from messages.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from models import Channel, Receipt
 
-SIGNATURE_HEADER = "X-Journey-Signature"
-TIMESTAMP_HEADER = "X-Journey-Timestamp"
 UNKNOWN_KEY = "unknown_idempotency_key"
-
-
-def sign(secret: bytes, timestamp: str, body: bytes) -> str:
-    digest = hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
-
-
-def verify_signature(
-    secret: bytes,
-    timestamp: str,
-    body: bytes,
-    signature: str,
-    *,
-    now: float,
-    tolerance: float = 300,
-) -> bool:
-    """For receivers: the signature matches and the timestamp is recent."""
-    try:
-        fresh = abs(now - int(timestamp)) <= tolerance
-    except ValueError:
-        return False
-    return fresh and hmac.compare_digest(sign(secret, timestamp, body), signature)
 
 
 def _names_invalid_recipient(response: httpx.Response) -> bool:

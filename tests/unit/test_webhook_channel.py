@@ -13,14 +13,10 @@ from temporalio.testing import ActivityEnvironment
 from activities.alerts import StoreAlerts
 from activities.channels import WebhookAdapter
 from activities.channels.base import ABSENT, CANNOT_TELL, Lookup
-from activities.channels.webhook import (
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-    SignedWebhook,
-    verify_signature,
-)
+from activities.channels.webhook import SignedWebhook
 from intake import validate_journey
 from messages.rendering import Renderer
+from messages.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from models import Channel
 from models.events import Feedback
 from models.journey import AlertKind, AlertRequest, JourneyFacts

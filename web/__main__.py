@@ -1,0 +1,50 @@
+"""Run the service: `python -m web` (host and port: JOURNEY_WEB_HOST, JOURNEY_WEB_PORT).
+
+Bad settings or store files stop it at once with exit code 2 and one line per problem.
+SIGTERM stops taking requests and lets those in flight finish (uvicorn's graceful
+shutdown).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import uvicorn
+from pydantic import ValidationError
+
+from runtime.connection import exit_process
+from runtime.observability import configure_logging
+from web.app import create_app
+from web.settings import ServiceSettings
+from web.stores import InvalidStores
+
+
+def main() -> int:
+    try:
+        settings = ServiceSettings()  # from the environment
+        app = create_app(settings)
+    except ValidationError as err:
+        for item in err.errors():
+            where = "_".join(str(part) for part in item["loc"]).upper()
+            print(f"JOURNEY_{where}: {item['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return 2
+    except InvalidStores as err:
+        for line in err.problems:
+            print(line, file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.log_format)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=settings.web_host,
+            port=settings.web_port,
+            log_config=None,  # the project's logging, text or JSON
+            access_log=False,  # web/metrics.py logs each request by route, never a token
+        )
+    )
+    server.run()
+    return 0 if server.started else 1
+
+
+if __name__ == "__main__":
+    exit_process(main())

@@ -1,0 +1,76 @@
+"""The stores the service serves, registered server-side: a directory of store files,
+each with the store's journey settings, its plan and the secret its requests are signed
+with. A request never supplies or overrides a store's settings. Every file is checked
+when the service starts, one line per problem, and a bad one stops it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError
+
+from intake import InvalidJourney, load_json, validate_store
+from intake.problems import field_problems
+from models import JourneyPlan, JourneySettings
+from models.base import Strict
+from models.order import BusinessId
+
+
+class StoreFile(Strict):
+    """One store's file."""
+
+    store_id: BusinessId
+    api_secret: SecretStr = Field(
+        min_length=32, description="Signs the store's requests (HMAC-SHA256); keep it private."
+    )
+    settings: dict[str, Any]
+    plan: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Store:
+    store_id: str
+    api_secret: bytes
+    settings: JourneySettings
+    plan: JourneyPlan
+
+
+class InvalidStores(Exception):
+    """The store files cannot be served; `problems` has one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def load_stores(directory: Path) -> dict[str, Store]:
+    """Every store of the directory by id, or `InvalidStores` naming each problem."""
+    if not directory.is_dir():
+        raise InvalidStores([f"JOURNEY_STORES_DIR: {directory} is not a directory"])
+    stores: dict[str, Store] = {}
+    problems: list[str] = []
+    for path in sorted(directory.glob("*.json")):
+        try:
+            store = _load(path)
+        except InvalidJourney as err:
+            problems += [f"{path.name}: {line}" for line in err.problems]
+            continue
+        if store.store_id in stores:
+            problems.append(f"{path.name}: store_id: {store.store_id!r} is in another file too")
+        stores[store.store_id] = store
+    if not stores and not problems:
+        problems.append(f"JOURNEY_STORES_DIR: {directory} has no store file (*.json)")
+    if problems:
+        raise InvalidStores(problems)
+    return stores
+
+
+def _load(path: Path) -> Store:
+    try:
+        file = StoreFile.model_validate(load_json(path, "store"))
+    except ValidationError as err:
+        raise InvalidJourney(field_problems("store", err)) from None
+    settings, plan = validate_store(file.settings, file.plan)
+    return Store(file.store_id, file.api_secret.get_secret_value().encode(), settings, plan)
