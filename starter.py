@@ -39,6 +39,7 @@ from intake import (
     validate_feedback,
     validate_journey,
     validate_journey_id,
+    validate_reason,
 )
 from journey.state import opening_index
 from journey.view import run_details, run_summary
@@ -226,6 +227,7 @@ async def opt_out(client: Client, store_id: str, order_id: str, reason: str = ""
 
 async def opt_out_journey(client: Client, workflow_id: str, reason: str = "") -> str:
     """`opt_out` for a journey named by its workflow id."""
+    validate_reason(reason)
     handle = client.get_workflow_handle_for(OrderJourney.run, workflow_id)
     try:
         description = await refuse_if_stuck(handle)

@@ -17,10 +17,10 @@ import shlex
 import sys
 import time
 
-from bench import costs, overhead, sleeping, starts, testspeed
+from bench import costs, front_door, overhead, sleeping, starts, testspeed
 from bench.common import Row, machine, progress, table
 
-BENCHMARKS = ("overhead", "backfill", "sleeping", "tests", "costs")
+BENCHMARKS = ("overhead", "backfill", "sleeping", "tests", "costs", "front-door")
 
 
 def _levels(text: str) -> list[int]:
@@ -45,6 +45,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--cache", type=int, default=250, help="sleeping: max_cached_workflows")
     parser.add_argument("--suite", action="store_true", help="tests: also time the whole suite")
+    parser.add_argument("--events", type=int, default=500, help="front-door: events per side")
+    parser.add_argument(
+        "--paced-seconds", type=float, default=20, help="front-door: seconds at 50 requests/s"
+    )
     return parser.parse_args(argv)
 
 
@@ -61,6 +65,8 @@ async def run(args: argparse.Namespace) -> list[Row]:
         rows += await testspeed.measure(args.rounds, args.suite)
     if "costs" in chosen:
         rows += await costs.measure(args.rounds)
+    if "front-door" in chosen:
+        rows += await front_door.measure(args.rounds, args.events, args.paced_seconds)
     return rows
 
 

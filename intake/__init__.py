@@ -30,6 +30,7 @@ from intake.validation import (
     validate_feedback,
     validate_journey,
     validate_journey_id,
+    validate_reason,
     validate_store,
 )
 
@@ -50,5 +51,6 @@ __all__ = [
     "validate_feedback",
     "validate_journey",
     "validate_journey_id",
+    "validate_reason",
     "validate_store",
 ]

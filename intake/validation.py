@@ -21,9 +21,16 @@ from intake.problems import InvalidJourney, field_problems
 from journey.schedule import journey_timeline
 from messages.rendering import Renderer
 from models import DeliveredOrder, JourneyPlan, JourneySettings, default_plan
+from models.base import control_character
 from models.events import Feedback, OrderEvent, OrderEventType
 from models.journey import OrderJourneyInput
-from models.limits import MAX_CLOCK_SKEW, MAX_EVENT_AGE, MAX_PROMISE_AHEAD, MAX_SPEEDUP
+from models.limits import (
+    MAX_CLOCK_SKEW,
+    MAX_EVENT_AGE,
+    MAX_PROMISE_AHEAD,
+    MAX_REASON,
+    MAX_SPEEDUP,
+)
 from models.order import BusinessId, Order, journey_id
 
 M = TypeVar("M", bound=BaseModel)
@@ -188,9 +195,10 @@ def validate_event(
     speedup: int = 1,
     renderer: Renderer | None = None,
     now: datetime | None = None,
+    render_memo: RenderMemo | None = None,
 ) -> CheckedEvent:
     """A checked order journey and event, or `InvalidJourney` listing everything wrong.
-    `now`: as for `validate_journey`."""
+    `now`, `render_memo`: as for `validate_journey`."""
     now = now or datetime.now(UTC)
     problems: list[str] = []
     if isinstance(order, DeliveredOrder):
@@ -223,7 +231,9 @@ def validate_event(
         now,
         promised_by=shipment.promised_by if shipment else None,
     )
-    problems += dry_run(parsed_order, parsed_settings, parsed_plan, renderer or shared_renderer())
+    problems += dry_run(
+        parsed_order, parsed_settings, parsed_plan, renderer or shared_renderer(), memo=render_memo
+    )
     if problems:
         raise InvalidJourney(problems)
     journey = OrderJourneyInput(
@@ -239,6 +249,19 @@ def validate_feedback(rating: object, comment: object = None) -> Feedback:
     if feedback is None:
         raise InvalidJourney(problems)
     return feedback
+
+
+def validate_reason(reason: object) -> str:
+    """An opt-out's reason (free text, may be empty), or `InvalidJourney` naming what is
+    wrong: what the journey would refuse is refused before anything reaches it."""
+    if not isinstance(reason, str):
+        raise InvalidJourney(["reason: Input should be a valid string"])
+    if len(reason) > MAX_REASON:
+        raise InvalidJourney([f"reason: must have at most {MAX_REASON} characters"])
+    found = control_character(reason)
+    if found is not None:
+        raise InvalidJourney([f"reason: contains the control character U+{ord(found):04X}"])
+    return reason
 
 
 def validate_journey_id(store_id: str, order_id: str) -> str:

@@ -7,7 +7,11 @@ shutdown).
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 
 import uvicorn
 from pydantic import ValidationError
@@ -17,6 +21,25 @@ from runtime.observability import configure_logging
 from web.app import create_app
 from web.settings import ServiceSettings
 from web.stores import InvalidStores
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class GracefulServer(uvicorn.Server):
+    """uvicorn's server, exiting 0 after a graceful shutdown on SIGTERM or SIGINT, as the
+    worker does, rather than raising the signal again once it has stopped."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in STOP_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def main() -> int:
@@ -33,7 +56,7 @@ def main() -> int:
             print(line, file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
-    server = uvicorn.Server(
+    server = GracefulServer(
         uvicorn.Config(
             app,
             host=settings.web_host,

@@ -13,7 +13,7 @@ from temporalio.client import Client
 from intake import shared_renderer
 from runtime.connection import connect
 from web import problems
-from web.metrics import RequestMetrics
+from web.metrics import ObservedRequests, RequestMetrics
 from web.routers import customer_pages, operations, store_api
 from web.settings import ServiceSettings
 from web.stores import load_stores
@@ -40,7 +40,7 @@ def create_app(settings: ServiceSettings | None = None, client: Client | None = 
     app.state.stores = stores
     app.state.renderer = shared_renderer()
     app.state.metrics = RequestMetrics()
-    app.middleware("http")(app.state.metrics.observe)
+    app.add_middleware(ObservedRequests, metrics=app.state.metrics)
     problems.install(app)
     app.include_router(store_api.router)
     app.include_router(customer_pages.router)

@@ -15,18 +15,21 @@ from web.problems import Problem
 from web.settings import ServiceSettings
 from web.stores import Store
 
+# Dependencies are `async def`: FastAPI runs a plain `def` one in a thread pool, a
+# thread hop a request for a dictionary lookup.
 
-def settings(request: Request) -> ServiceSettings:
+
+async def settings(request: Request) -> ServiceSettings:
     found: ServiceSettings = request.app.state.settings
     return found
 
 
-def client(request: Request) -> Client:
+async def client(request: Request) -> Client:
     found: Client = request.app.state.client
     return found
 
 
-def stores(request: Request) -> dict[str, Store]:
+async def stores(request: Request) -> dict[str, Store]:
     found: dict[str, Store] = request.app.state.stores
     return found
 
@@ -62,10 +65,10 @@ async def signed(store_id: str, request: Request) -> SignedRequest:
     """The store named in the path, and the body it signed: 404 for a store the service
     does not serve, 413 for a body over the limit, 401 for a signature that does not
     match (checked in constant time) or a timestamp more than five minutes off."""
-    store = stores(request).get(store_id)
+    store = (await stores(request)).get(store_id)
     if store is None:
         raise Problem(404, "unknown-store", f"no store {store_id!r} is registered here")
-    body = await bounded_body(request, settings(request).max_body_bytes)
+    body = await bounded_body(request, (await settings(request)).max_body_bytes)
     timestamp = request.headers.get(TIMESTAMP_HEADER, "")
     signature = request.headers.get(SIGNATURE_HEADER, "")
     if not verify_signature(store.api_secret, timestamp, body, signature, now=time.time()):

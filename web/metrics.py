@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from typing import Any
 
-from fastapi import Request, Response
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("journey.web")
 
@@ -30,23 +30,46 @@ class RequestMetrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
 
-    async def observe(
-        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        """Time the request; log one line for it (the route, not the path: links carry
-        tokens, and the journey id names no person)."""
+
+class ObservedRequests:
+    """ASGI middleware: times each HTTP request, counts it by route template and status,
+    and logs one line for it (the route, not the path: links carry tokens, and the
+    journey id, set by handlers on `request.state`, names no person). Plain ASGI, not
+    Starlette's BaseHTTPMiddleware, which costs a task and a stream a request."""
+
+    def __init__(self, app: ASGIApp, metrics: RequestMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         began = time.perf_counter()
-        response = await call_next(request)
-        elapsed = time.perf_counter() - began
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        self.requests.labels(request.method, route, str(response.status_code)).inc()
-        self.latency.labels(request.method, route).observe(elapsed)
+        status = 500  # what a request that raises through every handler ends as
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            self._record(scope, status, time.perf_counter() - began)
+
+    def _record(self, scope: Scope, status: int, elapsed: float) -> None:
+        route = getattr(scope.get("route"), "path", "unmatched")
+        method = scope["method"]
+        self.metrics.requests.labels(method, route, str(status)).inc()
+        self.metrics.latency.labels(method, route).observe(elapsed)
+        state: dict[str, Any] = scope.get("state", {})
         log.info(
             "%s %s %s %.1f ms",
-            request.method,
+            method,
             route,
-            response.status_code,
+            status,
             elapsed * 1000,
-            extra={"journey_id": getattr(request.state, "journey_id", None)},
+            extra={"journey_id": state.get("journey_id")},
         )
-        return response

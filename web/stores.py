@@ -5,13 +5,13 @@ when the service starts, one line per problem, and a bad one stops it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field, SecretStr, ValidationError
 
-from intake import InvalidJourney, load_json, validate_store
+from intake import InvalidJourney, RenderMemo, load_json, validate_store
 from intake.problems import field_problems
 from models import JourneyPlan, JourneySettings
 from models.base import Strict
@@ -29,12 +29,25 @@ class StoreFile(Strict):
     plan: dict[str, Any] | None = None
 
 
+# Shapes of order data remembered per store (see `intake.dry_run`); past this many, the
+# memo starts again rather than grow without end.
+MEMO_SHAPES = 1024
+
+
 @dataclass(frozen=True)
 class Store:
     store_id: str
     api_secret: bytes
     settings: JourneySettings
     plan: JourneyPlan
+    # The dry run's results by shape of order data: the store's settings, plan and
+    # templates are the same for all its orders, so each shape renders once.
+    render_memo: RenderMemo = field(default_factory=dict)
+
+    def memo(self) -> RenderMemo:
+        if len(self.render_memo) >= MEMO_SHAPES:
+            self.render_memo.clear()
+        return self.render_memo
 
 
 class InvalidStores(Exception):

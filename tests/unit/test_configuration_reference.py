@@ -1,5 +1,5 @@
 """The configuration reference names every environment variable the code reads: the
-worker's settings (activities/config.py) and every variable name the code spells out."""
+worker's and the web service's settings, and every variable name the code spells out."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from activities.config import WorkerConfig
+from web.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "docs" / "configuration.md"
@@ -33,14 +34,18 @@ def spelled_out_names() -> set[str]:
     return names
 
 
-def worker_settings() -> set[str]:
-    prefix = WorkerConfig.model_config.get("env_prefix", "")
-    return {f"{prefix}{field}".upper() for field in WorkerConfig.model_fields}
+def settings_variables() -> set[str]:
+    """The worker's and the web service's settings, each read from JOURNEY_<FIELD>."""
+    names = set()
+    for settings in (WorkerConfig, ServiceSettings):
+        prefix = settings.model_config.get("env_prefix", "")
+        names |= {f"{prefix}{field}".upper() for field in settings.model_fields}
+    return names
 
 
 def test_every_variable_the_code_reads_is_in_the_configuration_reference() -> None:
     documented = {m.group() for m in ENV_NAME.finditer(REFERENCE.read_text(encoding="utf-8"))}
-    read = worker_settings() | spelled_out_names()
+    read = settings_variables() | spelled_out_names()
     assert "JOURNEY_SEARCH_ATTRIBUTES" in read and "JOURNEY_FEEDBACK_SECRET" in read
     missing = sorted(read - documented)
     assert missing == [], f"not in docs/configuration.md: {missing}"

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, status
 
-from intake import InvalidJourney, parse_json, validate_event
+from intake import InvalidJourney, parse_json, validate_event, validate_reason
 from starter import (
     FeedbackRejected,
     JourneyNotFound,
@@ -51,7 +51,13 @@ async def report(
     however many times it is POSTed."""
     document = _object(signed.body, settings.max_body_bytes, {"order", "event"}, {"order", "event"})
     store = signed.store
-    checked = validate_event(document["order"], document["event"], store.settings, store.plan)
+    checked = validate_event(
+        document["order"],
+        document["event"],
+        store.settings,
+        store.plan,
+        render_memo=store.memo(),
+    )
     if checked.journey.order.store_id != store_id:
         raise InvalidJourney([f"order.store_id: must be {store_id!r}, the store of the URL"])
     request.state.journey_id = checked.journey_id
@@ -108,9 +114,7 @@ async def opt_out_of(
     client: TemporalClient,
 ) -> JourneyAnswer:
     document = _object(signed.body, settings.max_body_bytes, {"reason"}, set())
-    reason = document.get("reason", "")
-    if not isinstance(reason, str):
-        raise InvalidJourney(["reason: Input should be a valid string"])
+    reason = validate_reason(document.get("reason", ""))
     return await _answer(request, opt_out(client, store_id, order_id, reason), store_id, order_id)
 
 
