@@ -84,7 +84,12 @@ class JourneyNotFound(Exception):
 
 class JourneyRefused(Exception):
     """The journey refused what was asked (it has ended, it is stuck, it did not
-    answer); the message says why."""
+    answer); the message says why, and `refusal` which rule refused, when one did
+    (a page answers a customer by it)."""
+
+    def __init__(self, reason: str, refusal: Refusal | None = None) -> None:
+        super().__init__(reason)
+        self.refusal = refusal
 
 
 class FeedbackRejected(JourneyRefused):
@@ -211,11 +216,11 @@ async def submit_feedback(
             description.task_queue,
         )
     except WorkflowUpdateFailedError as err:
-        raise FeedbackRejected(_reason(err)) from err
+        raise FeedbackRejected(_reason(err), _refusal(err)) from err
     except JourneyNotFound:
         raise JourneyNotFound(f"no journey for order {order_id} of store {store_id}") from None
     except JourneyRefused as err:
-        raise FeedbackRejected(str(err)) from err
+        raise FeedbackRejected(str(err), err.refusal) from err
 
 
 async def opt_out(client: Client, store_id: str, order_id: str, reason: str = "") -> str:
@@ -252,9 +257,10 @@ async def opt_out_journey(client: Client, workflow_id: str, reason: str = "") ->
     if description.status is WorkflowExecutionStatus.COMPLETED:
         if (await handle.result()).opted_out:
             return "already opted out"
-        raise JourneyRefused("the journey has ended")
+        raise JourneyRefused("the journey has ended", Refusal.JOURNEY_ENDED)
     status = description.status.name.lower() if description.status else "unknown"
-    raise JourneyRefused(f"the journey is {status}")
+    closed = description.status not in (None, WorkflowExecutionStatus.RUNNING)
+    raise JourneyRefused(f"the journey is {status}", Refusal.JOURNEY_ENDED if closed else None)
 
 
 # --- asking a journey -----------------------------------------------------------------
@@ -277,7 +283,7 @@ async def running(handle: WorkflowHandle[Any, Any]) -> WorkflowExecutionDescript
     """The description of a running journey that can answer; refused otherwise."""
     description = await refuse_if_stuck(handle)
     if description.status is not WorkflowExecutionStatus.RUNNING:
-        raise JourneyRefused("the journey has ended")
+        raise JourneyRefused("the journey has ended", Refusal.JOURNEY_ENDED)
     return description
 
 
@@ -305,6 +311,14 @@ def _reason(err: WorkflowUpdateFailedError) -> str:
     """Why the journey refused an update, as its validator said it."""
     cause = err.cause
     return cause.message if isinstance(cause, ApplicationError) else str(cause)
+
+
+def _refusal(err: WorkflowUpdateFailedError) -> Refusal | None:
+    """Which of the journey's rules refused an update (the validator's error type)."""
+    cause = err.cause
+    kind = cause.type if isinstance(cause, ApplicationError) else None
+    known = {refusal.value: refusal for refusal in Refusal}
+    return known.get(kind) if kind else None
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ def build_activities(config: WorkerConfig) -> JourneyActivities:
         make_adapters(config),
         config.feedback_secret.get_secret_value().encode(),
         _store_alerts(config, renderer),
+        feedback_page=config.feedback_page,
     )
 
 

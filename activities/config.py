@@ -9,9 +9,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, HttpUrl, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from messages.feedback_links import FEEDBACK_PAGE, service_page
+from messages.unsubscribe_links import UNSUBSCRIBE_PAGE
 from models import TASK_QUEUE, Channel
 
 
@@ -59,8 +61,15 @@ class WorkerConfig(BaseSettings):
     email_api_base: str = "https://api.resend.com"
     email_api_key: SecretStr | None = None
     email_from: str | None = Field(default=None, description="e.g. 'Loja <pedidos@loja.com.br>'")
+    public_url: HttpUrl = Field(
+        default=HttpUrl("http://localhost:8000"),
+        description="Where customers reach the web service: feedback links go to its "
+        "/feedback page and emails' unsubscribe links to its /unsubscribe.",
+    )
     unsubscribe_url: str | None = Field(
-        default=None, description="The store's opt-out page; emails link to it with ?token=…"
+        default=None,
+        description="An opt-out page of the store's own instead of the web service's; "
+        "emails link to it with ?token=…",
     )
     unsubscribe_mailto: str | None = Field(
         default=None, description="Mailbox that takes opt-outs by email, e.g. sair@loja.com.br"
@@ -95,6 +104,16 @@ class WorkerConfig(BaseSettings):
     )
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @property
+    def feedback_page(self) -> str:
+        """The page feedback links open: the web service's."""
+        return service_page(str(self.public_url), FEEDBACK_PAGE)
+
+    @property
+    def unsubscribe_page(self) -> str:
+        """The page emails' unsubscribe links open and mail providers POST to."""
+        return self.unsubscribe_url or service_page(str(self.public_url), UNSUBSCRIBE_PAGE)
 
     def adapter_for(self, channel: Channel) -> str:
         """The adapter that carries `channel`: its own override, else JOURNEY_ADAPTER."""
@@ -133,7 +152,6 @@ class WorkerConfig(BaseSettings):
                 {
                     "JOURNEY_EMAIL_API_KEY": self.email_api_key,
                     "JOURNEY_EMAIL_FROM": self.email_from,
-                    "JOURNEY_UNSUBSCRIBE_URL": self.unsubscribe_url,
                     "JOURNEY_UNSUBSCRIBE_MAILTO": self.unsubscribe_mailto,
                 },
             ),
@@ -145,8 +163,18 @@ class WorkerConfig(BaseSettings):
                 missing = [variable for variable, value in needed.items() if not value]
                 if missing:
                     problems.append(f"{name} needs {', '.join(missing)}")
+        # Mail providers POST one-click unsubscribes (RFC 8058) to https links only.
         if self.unsubscribe_url and not self.unsubscribe_url.startswith("https://"):
             problems.append("JOURNEY_UNSUBSCRIBE_URL: must be an https:// URL")
+        elif (
+            self.email_adapter is EmailAdapterName.RESEND
+            and not self.unsubscribe_url
+            and self.public_url.scheme != "https"
+        ):
+            problems.append(
+                "JOURNEY_EMAIL_ADAPTER=resend needs an https:// JOURNEY_PUBLIC_URL (emails' "
+                "one-click unsubscribe link), or an https:// JOURNEY_UNSUBSCRIBE_URL"
+            )
         if self.alert_webhook_url and not self.webhook_secret:
             problems.append("JOURNEY_ALERT_WEBHOOK_URL needs JOURNEY_WEBHOOK_SECRET to sign alerts")
         if problems:

@@ -100,10 +100,13 @@ class JourneyActivities:
         adapters: Mapping[Channel, ChannelAdapter],
         feedback_secret: bytes,
         alerts: StoreAlerts,
+        *,
+        feedback_page: str,
     ) -> None:
         self._renderer = renderer
         self._adapters = dict(adapters)
         self._feedback_secret = feedback_secret
+        self._feedback_page = feedback_page  # the web service's, where links point
         self.alerts = alerts
 
     @property
@@ -155,14 +158,16 @@ class JourneyActivities:
 
     def feedback_link(self, request: MessageRequest, *, issued_at: datetime) -> str:
         # Issued at the step's due time, not the wall clock: every retry gets the same link.
+        # It carries the customer's locale, so the page speaks the customer's language.
         return feedback_url(
-            str(request.settings.review_url),
+            self._feedback_page,
             journey_id=request.journey_id,
             order_id=request.order.order_id,
             step_id=request.step.id,
             issued_at=issued_at,
             ttl=request.settings.feedback_link_ttl,
             secret=self._feedback_secret,
+            locale=request.order.customer.locale,
         )
 
     async def _deliver(self, request: MessageRequest, context: dict[str, Any]) -> Receipt:

@@ -15,6 +15,9 @@ from models.journey import JourneyFacts
 from models.order import Order
 
 DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+# The web service's customer pages: templates/pages/<locale>/<page>.html.j2, their
+# layout and their stylesheet. Not a locale of messages.
+PAGES = "pages"
 
 _DATE_FORMATS: dict[str, str] = {"pt-BR": "%d/%m/%Y", "en": "%B %d, %Y"}
 
@@ -31,13 +34,18 @@ class TemplateProblem(Exception):
 
 class Renderer:
     """Renders `templates/<locale>/<name>.txt.j2` (subject and text blocks, plain) and
-    `<name>.html.j2` (autoescaped) with StrictUndefined, so a missing variable fails."""
+    `<name>.html.j2` (autoescaped) with StrictUndefined, so a missing variable fails.
+    Also the web service's pages, `templates/pages/...`: a templates directory of
+    one's own overrides the pages it has, and the built-in ones serve the rest."""
 
     def __init__(self, templates_dir: Path | None = None) -> None:
         root = templates_dir or Path(os.environ.get("JOURNEY_TEMPLATES_DIR", DEFAULT_TEMPLATES_DIR))
         self.templates_dir = root
+        built_in_pages = jinja2.FileSystemLoader(DEFAULT_TEMPLATES_DIR / PAGES)
         self._env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(root),
+            loader=jinja2.ChoiceLoader(
+                [jinja2.FileSystemLoader(root), jinja2.PrefixLoader({PAGES: built_in_pages})]
+            ),
             undefined=jinja2.StrictUndefined,
             autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",)),
             trim_blocks=True,
@@ -69,6 +77,18 @@ class Renderer:
         except jinja2.TemplateError as err:
             raise _problem(err, locale, template) from err
         return subject, text
+
+    def render_page(self, page: str, locale: Locale, context: dict[str, Any]) -> str:
+        """`pages/<locale>/<page>.html.j2`, autoescaped: a customer page of the web service."""
+        name = f"{PAGES}/{locale}/{page}.html.j2"
+        return self._env.get_template(name).render({**context, "locale": locale})
+
+    def page_file(self, name: str) -> str:
+        """A file of the pages served as it is, such as their stylesheet."""
+        loader = self._env.loader
+        assert loader is not None
+        source, _, _ = loader.get_source(self._env, f"{PAGES}/{name}")
+        return source
 
     def _render(self, name: str, context: dict[str, Any]) -> str:
         try:

@@ -13,11 +13,25 @@ import base64
 import hashlib
 import hmac
 import json
+from enum import StrEnum
 from typing import Any
+
+
+class TokenProblem(StrEnum):
+    """What is wrong with a refused token, for a page to answer each case as it fits."""
+
+    MALFORMED = "malformed"  # not a token at all, or cut short
+    FORGED = "forged"  # the signature does not match: forged, or tampered with
+    EXPIRED = "expired"
+    OTHER_PURPOSE = "other purpose"  # a good token, issued for another page
 
 
 class InvalidToken(Exception):
     """The token is malformed, forged, expired or meant for another purpose."""
+
+    def __init__(self, message: str, problem: TokenProblem = TokenProblem.MALFORMED) -> None:
+        super().__init__(message)
+        self.problem = problem
 
 
 def _b64(data: bytes) -> str:
@@ -44,7 +58,7 @@ def verify_token(token: str, secret: bytes) -> dict[str, Any]:
         raise InvalidToken("malformed token") from err
     expected = hmac.new(secret, payload, hashlib.sha256).digest()
     if not hmac.compare_digest(signature, expected):
-        raise InvalidToken("bad signature")
+        raise InvalidToken("bad signature", TokenProblem.FORGED)
     try:
         fields = json.loads(payload)
     except ValueError as err:

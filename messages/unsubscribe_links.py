@@ -2,10 +2,10 @@
 
 Emails carry `List-Unsubscribe: <https://…?token=…>, <mailto:…?subject=unsubscribe%20…>`
 and `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058), so mail clients
-show an unsubscribe button that POSTs to the store's page. The token names the
-journey; the page calls `verify_unsubscribe_token` and forwards the opt-out to that
-journey. Tokens do not expire: an email may be opened months later, and all a token
-can do is stop messages.
+show an unsubscribe button that POSTs to the link: by default the web service's
+page, `{public url}/unsubscribe`. The token names the journey; the page calls
+`verify_unsubscribe_token` and forwards the opt-out to that journey. Tokens do not
+expire: an email may be opened months later, and all a token can do is stop messages.
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from messages.feedback_links import with_token
-from messages.tokens import InvalidToken, sign_token, verify_token
+from messages.tokens import InvalidToken, TokenProblem, sign_token, verify_token
 
 PURPOSE = "unsubscribe"
+# The web service's page, under its public URL (JOURNEY_PUBLIC_URL).
+UNSUBSCRIBE_PAGE = "unsubscribe"
 
 
 class InvalidUnsubscribeToken(InvalidToken):
@@ -31,9 +33,9 @@ def verify_unsubscribe_token(token: str, secret: bytes) -> str:
     try:
         fields = verify_token(token, secret)
     except InvalidToken as err:
-        raise InvalidUnsubscribeToken(str(err)) from err
+        raise InvalidUnsubscribeToken(str(err), err.problem) from err
     if fields.get("p") != PURPOSE or not isinstance(fields.get("j"), str):
-        raise InvalidUnsubscribeToken("not an unsubscribe token")
+        raise InvalidUnsubscribeToken("not an unsubscribe token", TokenProblem.OTHER_PURPOSE)
     return str(fields["j"])
 
 

@@ -121,5 +121,14 @@ def journey_id(store_id: str, order_id: str) -> str:
     return f"post-purchase:{store_id}:{order_id}"
 
 
+def journey_parts(workflow_id: str) -> tuple[str, str] | None:
+    """The store and order ids of a journey's workflow id, or None if it is not one."""
+    kind, _, ids = workflow_id.partition(":")
+    store_id, _, order_id = ids.partition(":")
+    if kind != "post-purchase" or not store_id or not order_id or ":" in order_id:
+        return None
+    return store_id, order_id
+
+
 def local_time(moment: datetime, timezone: str) -> datetime:
     return moment.astimezone(zoneinfo.ZoneInfo(timezone))

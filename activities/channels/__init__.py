@@ -49,9 +49,9 @@ def _make(name: str, config: WorkerConfig) -> ChannelAdapter:
         )
     if name == EmailAdapterName.RESEND:
         assert config.email_api_key and config.email_from
-        assert config.unsubscribe_url and config.unsubscribe_mailto
+        assert config.unsubscribe_mailto
         links = UnsubscribeLinks(
-            config.unsubscribe_url,
+            config.unsubscribe_page,
             config.unsubscribe_mailto,
             config.feedback_secret.get_secret_value().encode(),
         )

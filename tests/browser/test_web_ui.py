@@ -8,14 +8,13 @@ the `playwright` package; no browser is downloaded.
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import Page, expect
 from temporalio.testing import WorkflowEnvironment
 
 from activities import JourneyActivities
@@ -24,19 +23,10 @@ from models import search
 from runtime.connection import DATA_CONVERTER
 from starter import report_event
 from tests import builders
+from tests.browser.chromium import chromium
 from tests.journeys import running_worker
 from tests.processes import free_port
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOT = Path(__file__).resolve().parents[2] / ".journey" / "web-ui-journey.png"
 
 
@@ -58,18 +48,8 @@ async def ui_env(temporal_cli: str) -> AsyncIterator[tuple[WorkflowEnvironment, 
 
 @pytest.fixture
 async def page() -> AsyncIterator[Page]:
-    if not Path(CHROMIUM).exists():
-        found = shutil.which("chromium")
-        pytest.fail(
-            f"{CHROMIUM} is missing ({found or 'no chromium on PATH'}): install Debian's "
-            "chromium (`apt-get install chromium`, as `python3 dev.py test` does as root)"
-        )
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield await browser.new_page(viewport={"width": 1400, "height": 1100})
-        finally:
-            await browser.close()
+    async with chromium() as browser:
+        yield await browser.new_page(viewport={"width": 1400, "height": 1100})
 
 
 async def test_the_journey_page_shows_summary_timer_and_current_details(

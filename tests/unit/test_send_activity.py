@@ -45,7 +45,8 @@ async def test_whatsapp_carries_the_mapped_template_with_rendered_parameters(
         "5511987654321",
     )
     assert sent.parameters[0] == "Ana"
-    assert sent.parameters[1].startswith("https://loja-um.example/avaliar?token=")
+    # The link to the web service's feedback page (the worker's JOURNEY_PUBLIC_URL).
+    assert sent.parameters[1].startswith("http://localhost:8000/feedback?token=")
     assert (receipt.channel, receipt.message_id, receipt.route_reason) == (
         Channel.WHATSAPP,
         sent.id,

@@ -3,7 +3,7 @@
 import pytest
 
 from intake import PREVIEW_FACTS
-from messages.rendering import Renderer, TemplateProblem, message_context
+from messages.rendering import PAGES, Renderer, TemplateProblem, message_context
 from models import SUPPORTED_LOCALES, DeliveredOrder, JourneySettings, default_plan
 from models.stages import ALERT_TEMPLATES, STAGE_STEPS
 from tests import builders
@@ -23,7 +23,9 @@ def context_for(locale: str, **customer: str) -> dict[str, object]:
 def test_every_template_directory_is_a_supported_locale() -> None:
     renderer = Renderer()
     on_disk = {p.name for p in renderer.templates_dir.iterdir() if p.is_dir()}
-    assert on_disk == set(SUPPORTED_LOCALES)
+    assert on_disk == {*SUPPORTED_LOCALES, PAGES}
+    pages = {p.name for p in (renderer.templates_dir / PAGES).iterdir() if p.is_dir()}
+    assert pages == set(SUPPORTED_LOCALES)
 
 
 @pytest.mark.parametrize("locale", SUPPORTED_LOCALES)

@@ -89,12 +89,15 @@ async def test_default_journey_after_a_23h_delivery(
 
     feedback = lines[1]["text"]
     request_due = expected[1][1]
-    link = next(word for word in feedback.split() if word.startswith("https://"))
+    # The link opens the web service's feedback page, at the worker's JOURNEY_PUBLIC_URL.
+    link = next(word for word in feedback.split() if "/feedback?token=" in word)
+    assert link.startswith("http://localhost:8000/feedback?token=")
     claims = verify_feedback_token(
         parse_qs(urlsplit(link).query)["token"][0], FEEDBACK_SECRET.encode(), now=request_due
     )
     assert claims.journey_id == started.journey_id
     assert claims.expires_at == request_due + timedelta(days=30)
+    assert claims.locale == "pt-BR"
 
 
 @pytest.mark.parametrize(
