@@ -1,8 +1,11 @@
 """The embedded default, end to end: `python3 dev.py run`.
 
-Starts the Temporal dev server (Web UI on :8233, state in .journey/temporal.db),
-a worker writing to the outbox .journey/outbox.jsonl, and one demo delivered order
-whose journey runs a day a second, then prints each message as it lands.
+Starts the Temporal dev server (Web UI on :8233, state in .journey/temporal.db), a
+worker writing to the outbox .journey/outbox.jsonl, the web service on :8000 (the
+store API and the customer pages), and one demo delivered order whose journey runs a
+day a second, printing each message as it lands. Then, through the store API, it
+reports a second order delivered, whose journey runs at real speed, and prints that
+journey's feedback page and unsubscribe links to try in a browser.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +29,10 @@ import httpx
 from temporalio.client import Client
 
 from intake import load_json
-from models import DEMO_SPEEDUP, search
+from messages.feedback_links import FEEDBACK_PAGE, feedback_url, service_page, with_token
+from messages.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from messages.unsubscribe_links import UNSUBSCRIBE_PAGE, unsubscribe_token
+from models import DEMO_SPEEDUP, journey_id, search
 from runtime.connection import TemporalUnreachable, connect, web_ui_url
 from starter import SEARCH_ATTRIBUTES_ENV, start_journey
 
@@ -35,6 +41,9 @@ STATE = ROOT / ".journey"
 OUTBOX = STATE / "outbox.jsonl"
 METRICS_ADDRESS = "127.0.0.1:9464"
 HEALTH_ADDRESS = "127.0.0.1:9465"
+WEB_PORT = 8000
+PUBLIC_URL = f"http://localhost:{WEB_PORT}"
+STORES_DIR = ROOT / "examples" / "stores"
 
 
 def _temporal_cli() -> str:
@@ -70,21 +79,24 @@ async def _connect_when_ready(server: subprocess.Popen[bytes], wait_seconds: flo
             await asyncio.sleep(0.3)
 
 
-async def _wait_ready(worker: subprocess.Popen[bytes], health: str, seconds: float = 60) -> None:
-    """Until the worker's /healthz says it polls its task queue."""
+async def _wait_ready(
+    process: subprocess.Popen[bytes], health: str, name: str, seconds: float = 60
+) -> None:
+    """Until the process's health endpoint answers 200 (the worker polls its task
+    queue; the web service reaches Temporal)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     async with httpx.AsyncClient(timeout=2) as http:
         while True:
-            if worker.poll() is not None:
+            if process.poll() is not None:
                 raise SystemExit(
-                    f"the worker exited (code {worker.returncode}); see .journey/worker.log"
+                    f"the {name} exited (code {process.returncode}); see .journey/{name}.log"
                 )
             with contextlib.suppress(httpx.TransportError):
                 if (await http.get(health)).status_code == 200:
                     return
             if loop.time() > deadline:
-                raise SystemExit(f"the worker is not ready after {seconds:.0f} s: {health}")
+                raise SystemExit(f"the {name} is not ready after {seconds:.0f} s: {health}")
             await asyncio.sleep(0.2)
 
 
@@ -110,6 +122,45 @@ def demo_order(now: datetime) -> dict[str, Any]:
     order["order_id"] = f"DEMO-{now:%Y%m%d-%H%M%S}"
     order["delivered_at"] = now.isoformat()
     return order
+
+
+async def _report_delivered(now: datetime) -> str:
+    """The store's side of the front door: a signed POST of a delivered order to the
+    store API, as a store backend in any language makes it. The journey's id."""
+    store = json.loads((STORES_DIR / "loja-exemplo.json").read_text(encoding="utf-8"))
+    order = demo_order(now)
+    order["order_id"] = f"{order['order_id']}-PAGES"
+    del order["delivered_at"]
+    event = {"event_id": "delivered", "type": "delivered", "occurred_at": now.isoformat()}
+    body = json.dumps({"order": order, "event": event}).encode()
+    timestamp = str(int(now.timestamp()))
+    headers = {
+        "Content-Type": "application/json",
+        TIMESTAMP_HEADER: timestamp,
+        SIGNATURE_HEADER: sign(store["api_secret"].encode(), timestamp, body),
+    }
+    url = f"{PUBLIC_URL}/v1/stores/{store['store_id']}/events"
+    async with httpx.AsyncClient(timeout=30) as http:
+        answer = await http.post(url, content=body, headers=headers)
+    if answer.status_code != 202:
+        raise SystemExit(f"the store API refused the demo order: {answer.text}")
+    return journey_id(store["store_id"], order["order_id"])
+
+
+def _page_links(journey: str, order_id: str, secret: bytes, now: datetime) -> tuple[str, str]:
+    """The links the journey's feedback request and emails will carry, made now."""
+    feedback = feedback_url(
+        service_page(PUBLIC_URL, FEEDBACK_PAGE),
+        journey_id=journey,
+        order_id=order_id,
+        step_id="feedback_request",
+        issued_at=now,
+        ttl=timedelta(days=30),
+        secret=secret,
+        locale="pt-BR",
+    )
+    token = unsubscribe_token(journey, secret)
+    return feedback, with_token(service_page(PUBLIC_URL, UNSUBSCRIBE_PAGE), token)
 
 
 def _print_message(entry: dict[str, Any]) -> None:
@@ -160,22 +211,35 @@ async def run_demo(keep_running: bool) -> int:
     ]
     # The dev server has the search attributes: start runs with them.
     os.environ.setdefault(SEARCH_ATTRIBUTES_ENV, "1")
+    secret = _dev_secret()
     worker_env = {
         **os.environ,
-        "JOURNEY_FEEDBACK_SECRET": _dev_secret(),
+        "JOURNEY_PUBLIC_URL": PUBLIC_URL,
+        "JOURNEY_FEEDBACK_SECRET": secret,
         "JOURNEY_OUTBOX_PATH": str(OUTBOX),
         "JOURNEY_ADAPTER": "outbox",
         "JOURNEY_METRICS_ADDRESS": os.environ.get("JOURNEY_METRICS_ADDRESS", METRICS_ADDRESS),
         "JOURNEY_HEALTH_ADDRESS": os.environ.get("JOURNEY_HEALTH_ADDRESS", HEALTH_ADDRESS),
     }
+    web_env = {
+        **os.environ,
+        "JOURNEY_FEEDBACK_SECRET": secret,
+        "JOURNEY_PUBLIC_URL": PUBLIC_URL,
+        "JOURNEY_STORES_DIR": str(STORES_DIR),
+        "JOURNEY_WEB_PORT": str(WEB_PORT),
+    }
     print("starting the Temporal dev server (Web UI: http://localhost:8233) ...", flush=True)
     with _process(server_args, STATE / "server.log") as server:
         client = await _connect_when_ready(server)
-        with _process(
-            [sys.executable, str(ROOT / "worker.py")], STATE / "worker.log", worker_env
-        ) as worker:
+        with (
+            _process(
+                [sys.executable, str(ROOT / "worker.py")], STATE / "worker.log", worker_env
+            ) as worker,
+            _process([sys.executable, "-m", "web"], STATE / "web.log", web_env) as web,
+        ):
             health = f"http://{worker_env['JOURNEY_HEALTH_ADDRESS']}/healthz"
-            await _wait_ready(worker, health)
+            await _wait_ready(worker, health, "worker")
+            await _wait_ready(web, f"{PUBLIC_URL}/readyz", "web")
             store = load_json(ROOT / "examples" / "store.json", "settings")
             result = await start_journey(
                 client, demo_order(datetime.now(UTC)), store, speedup=DEMO_SPEEDUP
@@ -191,7 +255,20 @@ async def run_demo(keep_running: bool) -> int:
             sent = sum(1 for step in progress.steps if step.status == "sent")
             print(f"\njourney {progress.status}: {sent} of {len(progress.steps)} messages sent")
             if keep_running:
-                print("the dev server and the worker keep running; Ctrl-C stops them")
+                now = datetime.now(UTC)
+                pages_journey = await _report_delivered(now)
+                order_id = pages_journey.rsplit(":", 1)[1]
+                feedback, unsubscribe = _page_links(pages_journey, order_id, secret.encode(), now)
+                print(f"\norder {order_id} reported delivered through the store API: its journey")
+                print("runs at real speed, so its pages wait for you (a phone-sized window")
+                print("shows them as customers see them):")
+                print(f"  feedback page:   {feedback}")
+                print(f"  unsubscribe:     {unsubscribe}")
+                print(f"  the journey:     {web_ui_url(client, pages_journey)}")
+                print("rate the order, then reload the journey in the Web UI to see the rating.")
+                print(f"\nstore API and pages: {PUBLIC_URL} (docs at {PUBLIC_URL}/docs)")
+                print("the dev server, the worker and the web service keep running; Ctrl-C")
+                print("stops them")
                 stop = asyncio.Event()
                 loop = asyncio.get_running_loop()
                 for sig in (signal.SIGINT, signal.SIGTERM):
