@@ -17,7 +17,9 @@ from activities.channels.webhook import SignedWebhook, answered_id
 from activities.ledger import JsonLinesLedger
 from messages.rendering import Renderer, message_context
 from models import Receipt
+from models.conversation import CustomerReply
 from models.journey import AlertRequest
+from models.order import local_time
 from models.sending import ALERT_STORE
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,10 @@ class StoreAlerts:
     @activity.defn(name=ALERT_STORE)
     async def alert_store(self, request: AlertRequest) -> Receipt:
         context = message_context(request.order, request.settings, facts=request.facts)
+        if request.reply is not None:
+            context["reply"] = reply_context(
+                request.reply, request.order.customer.timezone, request.settings.store_locale
+            )
         subject, text = self._renderer.render_text(
             f"alert_{request.kind}", request.settings.store_locale, context
         )
@@ -52,6 +58,8 @@ class StoreAlerts:
             "text": text,
             "facts": request.facts.model_dump(mode="json"),
         }
+        if request.reply is not None:  # the customer's own words, for the store's people
+            record["reply"] = request.reply.model_dump(mode="json")
         if self._webhook is not None:
             alert_id = await self._post(request.idempotency_key, record)
         else:
@@ -77,3 +85,21 @@ class StoreAlerts:
         response = await self._webhook.post(key, {"idempotency_key": key, **record})
         raise_for_provider_status(response, "alert webhook")
         return answered_id(response, key)
+
+
+# How the reply alert writes the moment the customer wrote, in the store's language.
+_MOMENTS = {"pt-BR": "%d/%m/%Y %H:%M", "en": "%Y-%m-%d %H:%M"}
+
+
+def reply_context(reply: CustomerReply, timezone: str, locale: str) -> dict[str, Any]:
+    """The customer's message as the reply alert's template sees it."""
+    at = local_time(reply.received_at, timezone)
+    context: dict[str, Any] = {
+        "received_at": at.strftime(_MOMENTS[locale]),
+        "kind": str(reply.kind),
+    }
+    for name in ("text", "media_type", "answers"):
+        value = getattr(reply, name)
+        if value is not None:
+            context[name] = value
+    return context

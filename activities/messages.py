@@ -43,6 +43,7 @@ from models import Channel, MessageCategory, MessageRequest, Receipt
 from models.channels import (
     WHATSAPP_LANGUAGES,
     Candidate,
+    Obstacle,
     message_category,
     route,
     route_reason,
@@ -71,11 +72,21 @@ def idempotency_key(request: MessageRequest, index: int, channel: Channel) -> st
     return f"{request.idempotency_key}:{channel}"
 
 
+def candidates_for(request: MessageRequest) -> list[Candidate]:
+    """The channels that may carry the message, in order. An answer to the customer's
+    own WhatsApp message goes back the way it came, and only that way: the customer
+    opened the conversation, so it needs no opt-in, and it is no message for email."""
+    customer, settings = request.order.customer, request.settings
+    if request.reply_to is not None:
+        missing = [] if customer.phone else [Obstacle(reason="no phone")]
+        return [Candidate(channel=Channel.WHATSAPP, role="answer", obstacles=missing)]
+    category = message_category(request.step, settings)
+    return route(customer, settings, category, request.unreachable)
+
+
 def route_keys(request: MessageRequest) -> list[tuple[str, Channel]]:
     """The idempotency key and channel of every request the send may make, in order."""
-    customer, settings = request.order.customer, request.settings
-    category = message_category(request.step, settings)
-    usable = [c for c in route(customer, settings, category, request.unreachable) if c.usable]
+    usable = [c for c in candidates_for(request) if c.usable]
     return [(idempotency_key(request, i, c.channel), c.channel) for i, c in enumerate(usable)]
 
 
@@ -173,7 +184,7 @@ class JourneyActivities:
     async def _deliver(self, request: MessageRequest, context: dict[str, Any]) -> Receipt:
         customer = request.order.customer
         category = message_category(request.step, request.settings)
-        candidates = route(customer, request.settings, category, request.unreachable)
+        candidates = candidates_for(request)
         usable = [c for c in candidates if c.usable]
         if not usable:
             raise no_route_error(candidates, category)
@@ -362,6 +373,7 @@ class JourneyActivities:
             scheduled_for=request.scheduled_for,
             category=category,
             whatsapp_template=template_call if channel is Channel.WHATSAPP else None,
+            reply_to=request.reply_to,
             attempt=activity.info().attempt if activity.in_activity() else 1,
         )
 

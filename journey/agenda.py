@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from models.conversation import CustomerReply, StatusUpdate
 from models.events import Feedback, OrderEvent
 from models.journey import AlertKind
 from models.plan import Step
@@ -23,6 +24,10 @@ class Action:
     why: str
     step: Step | None = None
     alert: AlertKind | None = None
+    # The customer's WhatsApp message a step answers, or an alert forwards.
+    reply: CustomerReply | None = None
+    # The failed status that sends a step again by the next channel.
+    fallback: StatusUpdate | None = None
 
     @property
     def name(self) -> str:

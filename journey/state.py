@@ -15,6 +15,15 @@ from datetime import datetime, timedelta
 
 from journey.agenda import Action, Facts
 from journey.clock import JourneyClock
+from journey.conversation import (
+    Conversation,
+    answer_to_send,
+    apply_waiting,
+    fallback_outcome,
+    listening_until,
+    note_sent,
+    request_route,
+)
 from journey.schedule import next_in_window, plan_times
 from journey.stops import CANCELLED, OPTED_OUT
 from journey.view import current_details, search_stage
@@ -32,6 +41,7 @@ from models import (
     StepStatus,
 )
 from models.base import control_character
+from models.conversation import CustomerReply, StatusUpdate
 from models.durations import describe_duration
 from models.errors import STOPS_JOURNEY, Refusal
 from models.events import ENDS_PROMOTION, Feedback, FeedbackSubmission, OrderEvent, OrderEventType
@@ -79,6 +89,7 @@ class JourneyState:
         self.agenda: list[Action] = []
         self.unreachable: list[Channel] = []  # channels a provider said cannot reach
         self.ended = False
+        self.conversation = Conversation()  # what WhatsApp said back (journey/conversation.py)
         self._seq = 0
 
     @property
@@ -243,7 +254,7 @@ class JourneyState:
 
     def finished(self) -> bool:
         """Nothing more can come: the agenda is empty and no event is awaited."""
-        if self.agenda:
+        if self.agenda or listening_until(self) is not None:
             return False
         facts = self.facts
         if facts.stopped:
@@ -274,6 +285,11 @@ class JourneyState:
             if facts.promised_by and not facts.late_reported:
                 deadline = facts.promised_by + settings.delivery_grace
                 candidates.append((deadline, "check the delivery is not late"))
+        listening = listening_until(self) if action is None else None
+        if listening is not None:
+            candidates.append(
+                (listening, "hear WhatsApp's statuses and replies to the last message")
+            )
         if not candidates:
             return None, "waiting for an order event"
         return min(candidates, key=lambda c: c[0])
@@ -301,6 +317,8 @@ class JourneyState:
         (recorded); a send woken long after its due time (an outage) once the window has
         closed waits for the next opening."""
         assert action.step is not None
+        if action.reply is not None:
+            return answer_to_send(self, action)
         step, facts = action.step, self.facts
         if facts.stopped:
             self.record_skip(action, facts.stopped)
@@ -321,27 +339,37 @@ class JourneyState:
             return None
         return step
 
-    def message_request(self, step: Step, due: datetime) -> MessageRequest:
+    def message_request(
+        self, step: Step, due: datetime, action: Action | None = None
+    ) -> MessageRequest:
+        key, unreachable, reply_to = f"{self.journey_id}:{step.id}", list(self.unreachable), None
+        if action is not None:
+            key, unreachable, reply_to = request_route(self, step, action, key, unreachable)
         return MessageRequest(
             journey_id=self.journey_id,
             step=step,
             order=self.journey.order,
             settings=self.settings,
             scheduled_for=due,
-            idempotency_key=f"{self.journey_id}:{step.id}",
+            idempotency_key=key,
             facts=self.journey_facts(),
-            unreachable=list(self.unreachable),
+            unreachable=unreachable,
+            reply_to=reply_to,
         )
 
     def alert_request(self, action: Action) -> AlertRequest:
         assert action.alert is not None
+        key = f"{self.journey_id}:alert_{action.alert}"
+        if action.reply is not None:  # one alert per message the customer sent
+            key += f":{action.reply.message_id}"
         return AlertRequest(
             journey_id=self.journey_id,
             kind=action.alert,
             order=self.journey.order,
             settings=self.settings,
             facts=self.journey_facts(),
-            idempotency_key=f"{self.journey_id}:alert_{action.alert}",
+            idempotency_key=key,
+            reply=action.reply,
         )
 
     def planned_outcome(self, action: Action) -> StepOutcome:
@@ -358,6 +386,7 @@ class JourneyState:
     def sent(self, base: StepOutcome, receipt: Receipt) -> StepOutcome:
         """A send the provider took; channels it found unreachable are skipped later."""
         self.unreachable += [c for c in receipt.unreachable if c not in self.unreachable]
+        note_sent(self, base.step_id, receipt)
         return base.model_copy(
             update={
                 # A message found by asking the provider went out at a moment nobody saw.
@@ -373,6 +402,11 @@ class JourneyState:
         request that went out plans its one reminder."""
         assert action.step is not None
         step, facts, settings = action.step, self.facts, self.settings
+        if action.reply is not None:  # an answer to the customer: nothing follows from it
+            self.record(outcome)
+            return
+        if action.fallback is not None:
+            outcome = fallback_outcome(outcome, action.fallback)
         self.record(outcome)
         if outcome.error_type in STOPS_JOURNEY:
             facts.stopped = f"{outcome.error_type}: {outcome.error}"
@@ -384,6 +418,7 @@ class JourneyState:
             and outcome.status is StepStatus.SENT
             and settings.feedback_reminder_after is not None
             and facts.feedback is None
+            and action.fallback is None  # the first send planned the reminder already
         ):
             after = settings.feedback_reminder_after
             self._schedule(
@@ -395,6 +430,7 @@ class JourneyState:
     def record(self, outcome: StepOutcome) -> None:
         self.progress.steps.append(outcome)
         self._on_record(outcome)
+        apply_waiting(self, outcome)  # WhatsApp statuses that came before the answer
 
     def record_skip(self, action: Action, reason: str) -> None:
         outcome = self.planned_outcome(action).model_copy(
@@ -406,7 +442,8 @@ class JourneyState:
         """Drop pending customer messages (all of them, or those named) as skipped."""
         keep: list[Action] = []
         for action in self.agenda:
-            if action.step and (step_ids is None or action.step.id in step_ids):
+            answer = action.reply is not None  # an answer to the customer confirms the stop
+            if action.step and not answer and (step_ids is None or action.step.id in step_ids):
                 self.record_skip(action, reason)
             else:
                 keep.append(action)
@@ -449,7 +486,14 @@ class JourneyState:
         return search_stage(self.progress, self.facts, ended=self.ended)
 
     def details(self) -> str:
-        return current_details(self.progress, self.facts, self.stage(), self.timezone)
+        return current_details(
+            self.progress,
+            self.facts,
+            self.stage(),
+            self.timezone,
+            listening_until=listening_until(self),
+            unrecorded_replies=self.conversation.unrecorded,
+        )
 
     # --- planning -------------------------------------------------------------------------
 
@@ -467,17 +511,37 @@ class JourneyState:
         self.facts.plan_scheduled = True
 
     def _schedule(self, step: Step, earliest: datetime, why: str, *, exact: bool = False) -> None:
+        self.schedule(step, earliest, f"{why}, in the send window", exact=exact)
+
+    def schedule(
+        self,
+        step: Step,
+        earliest: datetime,
+        why: str,
+        *,
+        exact: bool = False,
+        reply: CustomerReply | None = None,
+        fallback: StatusUpdate | None = None,
+    ) -> None:
+        """Put a customer message on the agenda, due at `earliest` moved into the send
+        window (`exact`: at `earliest`), for the reason `why`."""
         due = (
             earliest
             if exact
             else next_in_window(earliest, self.settings.send_window, self.timezone)
         )
         self._seq += 1
-        self.agenda.append(Action(self._seq, due, f"{why}, in the send window", step=step))
+        self.agenda.append(Action(self._seq, due, why, step=step, reply=reply, fallback=fallback))
 
     def _schedule_alert(self, kind: AlertKind, why: str) -> None:
+        self.schedule_alert(kind, why)
+
+    def schedule_alert(
+        self, kind: AlertKind, why: str, *, reply: CustomerReply | None = None
+    ) -> None:
+        """Put an alert to the store on the agenda, due now."""
         self._seq += 1
-        self.agenda.append(Action(self._seq, self.clock.now(), why, alert=kind))
+        self.agenda.append(Action(self._seq, self.clock.now(), why, alert=kind, reply=reply))
 
 
 def opening_index(

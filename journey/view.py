@@ -8,7 +8,8 @@ from datetime import datetime
 
 from journey.agenda import Facts
 from journey.schedule import describe_local
-from models import JourneyProgress, StepStatus
+from models import JourneyProgress, StepOutcome, StepStatus
+from models.conversation import CustomerReply, DeliveryStatus, ReplyKind
 from models.durations import describe_duration
 from models.journey import OrderJourneyInput
 from models.order import Order
@@ -47,10 +48,19 @@ def search_stage(progress: JourneyProgress, facts: Facts, *, ended: bool) -> str
     return str(progress.stage or "waiting")
 
 
-def current_details(progress: JourneyProgress, facts: Facts, stage: str, timezone: str) -> str:
+def current_details(
+    progress: JourneyProgress,
+    facts: Facts,
+    stage: str,
+    timezone: str,
+    *,
+    listening_until: datetime | None = None,
+    unrecorded_replies: int = 0,
+) -> str:
     """What an operator reads at the top of the run's page: the stage, every message
-    sent (and whether it landed after a stop), skipped, failed or of unknown outcome,
-    what comes next, the feedback and the stop reason."""
+    sent (and whether it landed after a stop, was delivered, read or answered),
+    skipped, failed or of unknown outcome, what comes next, the customer's replies
+    (never their text), the feedback and the stop reason."""
     lines = [f"**Stage** {stage} · {progress.status}"]
     for outcome in progress.steps:
         if outcome.status is StepStatus.SENT:
@@ -58,14 +68,54 @@ def current_details(progress: JourneyProgress, facts: Facts, stage: str, timezon
             note = f" by {outcome.channel}, {at}"
             if outcome.stop_note:
                 note += f", {outcome.stop_note}"
+            note += "".join(f", {part}" for part in delivery_notes(outcome, timezone))
         else:
             note = f": {outcome.reason or outcome.error_type}"
         lines.append(f"- {outcome.status.label} `{outcome.step_id}`{note}")
     if progress.next_step and progress.next_at:
         when = describe_local(progress.next_at, timezone)
         lines.append(f"**Next** `{progress.next_step}` {when}: {progress.next_why}")
+    elif listening_until is not None:
+        when = describe_local(listening_until, timezone)
+        lines.append(f"**Listening** until {when} for WhatsApp statuses and replies")
+    for reply in progress.replies:
+        lines.append(f"- {reply_note(reply, timezone)}")
+    if unrecorded_replies:
+        lines.append(f"- {unrecorded_replies} more replies, past the limit: not recorded")
     if facts.feedback is not None:
         lines.append(f"**Feedback** rated {facts.feedback.rating} of 5")
     if progress.stop_reason:
         lines.append(f"**Stopped** {progress.stop_reason}")
     return "\n".join(lines)
+
+
+def delivery_notes(outcome: StepOutcome, timezone: str) -> list[str]:
+    """What WhatsApp said of a sent message, and whether the customer answered it."""
+    notes: list[str] = []
+    delivery = outcome.delivery
+    if delivery is not None:
+        if delivery.delivered_at is not None:
+            notes.append(f"delivered {describe_local(delivery.delivered_at, timezone)}")
+        if delivery.read_at is not None:
+            notes.append(f"read {describe_local(delivery.read_at, timezone)}")
+        if delivery.status is DeliveryStatus.FAILED:
+            failed = f"failed after it was sent: {delivery.error}"
+            notes.append(failed + ("; the next channel took it" if delivery.fell_back else ""))
+    if outcome.answered_at is not None:
+        notes.append(f"answered {describe_local(outcome.answered_at, timezone)}")
+    return notes
+
+
+def reply_note(reply: CustomerReply, timezone: str) -> str:
+    """A customer's message as operators read it: when, to what, what it became, and
+    how long it is, never what it says (customer data)."""
+    at = describe_local(reply.received_at, timezone)
+    to = f" to `{reply.answers}`" if reply.answers else ""
+    if reply.kind is ReplyKind.OPT_OUT:
+        what = f"opt-out keyword {reply.keyword}"
+    elif reply.kind is ReplyKind.MEDIA:
+        what = f"{reply.media_type or 'media'}"
+    else:
+        what = f"text, {len(reply.text or '')} characters"
+    taken = f": {reply.taken_as.replace('_', ' ')}" if reply.taken_as else ""
+    return f"reply{to} {at} ({what}){taken}"

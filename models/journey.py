@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from models.base import Channel, Strict
+from models.conversation import CustomerReply, Delivery
 from models.durations import within
 from models.events import Feedback, OrderEvent, Shipment
 from models.limits import FIRST_SEND_DELAY, MAX_SPEEDUP, MAX_START_EVENTS
@@ -63,6 +64,11 @@ class MessageRequest(Strict):
         "this send skips them.",
     )
     facts: JourneyFacts = Field(default_factory=JourneyFacts)
+    reply_to: str | None = Field(
+        default=None,
+        description="The wamid of the customer's WhatsApp message this answers: a free-form "
+        "text inside the 24-hour window that message opened, by WhatsApp only.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -81,6 +87,7 @@ class MessageRequest(Strict):
 class AlertKind(StrEnum):
     LATE_DELIVERY = "late_delivery"
     LOW_RATING = "low_rating"
+    CUSTOMER_REPLY = "customer_reply"
 
 
 class AlertRequest(Strict):
@@ -92,6 +99,9 @@ class AlertRequest(Strict):
     settings: JourneySettings
     facts: JourneyFacts
     idempotency_key: str
+    reply: CustomerReply | None = Field(
+        default=None, description="The customer's message a customer_reply alert forwards."
+    )
 
 
 class Receipt(Strict):
@@ -154,6 +164,12 @@ class StepOutcome(BaseModel):
         description="The stop (an opt-out, an operator's cancel) that met this send in "
         "flight. On a sent step: it landed after the stop, having left before it.",
     )
+    delivery: Delivery | None = Field(
+        default=None, description="What WhatsApp's statuses say of a message it carried."
+    )
+    answered_at: datetime | None = Field(
+        default=None, description="When the customer first replied to this message."
+    )
 
     @property
     def stop_note(self) -> str | None:
@@ -209,3 +225,6 @@ class JourneyProgress(BaseModel):
     ignored_events: list[str] = Field(default_factory=list)
     facts: JourneyFacts = Field(default_factory=JourneyFacts)
     opted_out: bool = False
+    replies: list[CustomerReply] = Field(
+        default_factory=list, description="The customer's WhatsApp messages, as received."
+    )

@@ -9,6 +9,8 @@ SHIPPING_UPDATE = Step(id="shipping_update", template="shipping_update")
 DELIVERY_APOLOGY = Step(id="delivery_apology", template="delivery_apology")
 FEEDBACK_THANKS = Step(id="feedback_thanks", template="feedback_thanks")
 SUPPORT_FOLLOWUP = Step(id="support_followup", template="support_followup")
+# The one short answer to an opt-out keyword on WhatsApp, inside the window it opened.
+OPT_OUT_CONFIRMATION = Step(id="opt_out_confirmation", template="opt_out_confirmation")
 FEEDBACK_REMINDER = Step(
     id="feedback_reminder",
     kind=StepKind.FEEDBACK_REQUEST,
@@ -23,6 +25,7 @@ STAGE_STEPS = (
     FEEDBACK_THANKS,
     SUPPORT_FOLLOWUP,
     FEEDBACK_REMINDER,
+    OPT_OUT_CONFIRMATION,
 )
 # Alert templates, rendered in the store's locale.
-ALERT_TEMPLATES = ("alert_late_delivery", "alert_low_rating")
+ALERT_TEMPLATES = ("alert_late_delivery", "alert_low_rating", "alert_customer_reply")

@@ -9,6 +9,7 @@ from datetime import datetime
 from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus
 
 from models import JourneyProgress, StepOutcome, StepStatus
+from models.conversation import CustomerReply, DeliveryStatus, ReplyKind
 from models.search import JOURNEY_STAGE
 from operators.stuck import Stuck, describe, stuck
 from starter import JourneyNotFound
@@ -46,7 +47,39 @@ def _step_detail(step: StepOutcome) -> str:
     detail = f"{_when(step.sent_at, step.scheduled_for)}  {step.channel}  message {step.message_id}"
     if step.stop_note:
         detail += f"  {step.stop_note}"
+    for note in _delivery_notes(step):
+        detail += f"\n  {'':<20}   {note}"
     return detail
+
+
+def _delivery_notes(step: StepOutcome) -> list[str]:
+    """What WhatsApp's statuses said of a sent message, and the customer's answer."""
+    notes: list[str] = []
+    delivery, like = step.delivery, step.scheduled_for
+    if delivery is not None:
+        if delivery.delivered_at is not None:
+            notes.append(f"delivered {_when(delivery.delivered_at, like)}")
+        if delivery.read_at is not None:
+            notes.append(f"read      {_when(delivery.read_at, like)}")
+        if delivery.status is DeliveryStatus.FAILED:
+            then = "; the next channel took it" if delivery.fell_back else ""
+            notes.append(f"failed    {_when(delivery.failed_at, like)}: {delivery.error}{then}")
+    if step.answered_at is not None:
+        notes.append(f"answered  {_when(step.answered_at, like)}")
+    return notes
+
+
+def _reply_detail(reply: CustomerReply, like: datetime | None) -> str:
+    """A customer's message: when, to what, what it became; its length, not its text."""
+    if reply.kind is ReplyKind.OPT_OUT:
+        what = f"opt-out keyword {reply.keyword}"
+    elif reply.kind is ReplyKind.MEDIA:
+        what = reply.media_type or "media"
+    else:
+        what = f"text, {len(reply.text or '')} characters"
+    to = f"  to {reply.answers}" if reply.answers else ""
+    taken = f": {reply.taken_as.replace('_', ' ')}" if reply.taken_as else ""
+    return f"  {_when(reply.received_at, like)}{to}  ({what}){taken}"
 
 
 def format_status(description: WorkflowExecutionDescription, progress: JourneyProgress) -> str:
@@ -85,6 +118,10 @@ def format_status(description: WorkflowExecutionDescription, progress: JourneyPr
         )
     elif progress.status in ("waiting", "sending"):
         lines.append("Next      nothing planned: waiting for an order event")
+    if progress.replies:
+        lines.append("Replies   (on WhatsApp; the text went to the store)")
+        like = progress.steps[0].scheduled_for if progress.steps else None
+        lines += [_reply_detail(reply, like) for reply in progress.replies]
     feedback = progress.facts.feedback
     if feedback is not None:
         comment = f': "{feedback.comment}"' if feedback.comment else ""

@@ -3,8 +3,10 @@
 It checks what Meta checks — the bearer token, the phone number id, the
 `messaging_product`, the recipient, that only approved templates go outside the
 24-hour window (free text gets 131047), the template's language and its number of
-body parameters — and answers with Meta's success and error shapes. Tests make a
-number unreachable (131026) or queue errors to answer the next requests with.
+body parameters — and answers with Meta's success and error shapes. Free-form text
+goes only to a number whose 24-hour customer service window a message of the customer
+opened (`open_window`). Tests make a number unreachable (131026) or queue errors to
+answer the next requests with.
 """
 
 from __future__ import annotations
@@ -65,9 +67,12 @@ class Approved:
 class Sent:
     id: str
     to: str
-    template: str
+    template: str  # "" for free-form text
     language: str
     parameters: list[str]
+    callback_data: str | None = None  # biz_opaque_callback_data, echoed in statuses
+    text: str | None = None  # free-form text
+    reply_to: str | None = None  # the customer's message it quotes
 
 
 @dataclass
@@ -76,9 +81,15 @@ class FakeWhatsApp(FakeProvider):
     unreachable: set[str] = field(default_factory=set)  # digits, as in `to`
     queued: list[Reply] = field(default_factory=list)
     sent: list[Sent] = field(default_factory=list)
+    windows: set[str] = field(default_factory=set)  # digits with an open service window
 
     def __post_init__(self) -> None:
         FakeProvider.__init__(self)
+
+    def open_window(self, to: str) -> None:
+        """The customer (digits, as in `to`) wrote: free-form text may go for 24 hours."""
+        with self.lock:
+            self.windows.add(to)
 
     def queue(self, *replies: Reply) -> None:
         with self.lock:
@@ -102,14 +113,30 @@ class FakeWhatsApp(FakeProvider):
             return error(
                 131026, "Message failed to send because the user's number is not on WhatsApp"
             )
-        template = request["template"]
-        message = Sent(
-            id=f"wamid.FAKE{len(self.sent) + 1:04d}",
-            to=to,
-            template=template["name"],
-            language=template["language"]["code"],
-            parameters=[p["text"] for c in template.get("components", []) for p in c["parameters"]],
-        )
+        callback_data = request.get("biz_opaque_callback_data")
+        if request["type"] == "text":
+            message = Sent(
+                id=f"wamid.FAKE{len(self.sent) + 1:04d}",
+                to=to,
+                template="",
+                language="",
+                parameters=[],
+                callback_data=callback_data,
+                text=request["text"]["body"],
+                reply_to=(request.get("context") or {}).get("message_id"),
+            )
+        else:
+            template = request["template"]
+            message = Sent(
+                id=f"wamid.FAKE{len(self.sent) + 1:04d}",
+                to=to,
+                template=template["name"],
+                language=template["language"]["code"],
+                parameters=[
+                    p["text"] for c in template.get("components", []) for p in c["parameters"]
+                ],
+                callback_data=callback_data,
+            )
         self.sent.append(message)
         return Reply(
             200,
@@ -125,6 +152,20 @@ class FakeWhatsApp(FakeProvider):
             return error(100, "The parameter messaging_product is required.")
         if not re.fullmatch(r"\d{8,15}", str(request.get("to", ""))):
             return error(100, "Invalid parameter: to")
+        callback_data = request.get("biz_opaque_callback_data")
+        if callback_data is not None and (
+            not isinstance(callback_data, str) or len(callback_data) > 512
+        ):
+            return error(100, "Invalid parameter: biz_opaque_callback_data (up to 512 characters)")
+        if request.get("type") == "text" and request["to"] in self.windows:
+            text = request.get("text")
+            if (
+                not isinstance(text, dict)
+                or not isinstance(text.get("body"), str)
+                or not text["body"]
+            ):
+                return error(100, "The parameter text['body'] is required.")
+            return None
         if request.get("type") != "template":
             # No customer message in the last 24 hours: only templates may go.
             return error(131047, "More than 24 hours have passed since the customer last replied")

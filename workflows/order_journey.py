@@ -19,10 +19,12 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from journey.agenda import Action
     from journey.clock import JourneyClock
+    from journey.conversation import take_reply, take_status
     from journey.schedule import describe_local
     from journey.state import JourneyState, Refused
     from journey.stops import CANCELLED
     from models import JourneyProgress, JourneyStatus
+    from models.conversation import CustomerReply, StatusUpdate
     from models.events import FeedbackSubmission, OrderEvent
     from models.journey import OrderJourneyInput
     from models.search import (
@@ -38,8 +40,10 @@ with workflow.unsafe.imports_passed_through():
 # workflow.patched ids: each names a change to the commands a journey issues.
 INDEX_SEARCH_ATTRIBUTES = "index-search-attributes"
 SKIP_ANSWERED_REQUESTS = "skip-answered-requests-at-once"
+HEAR_WHATSAPP = "hear-whatsapp-statuses-and-replies"
 __all__ = [
     "CANCEL_SEND_ON_OPT_OUT",
+    "HEAR_WHATSAPP",
     "INDEX_SEARCH_ATTRIBUTES",
     "SKIP_ANSWERED_REQUESTS",
     "WAIT_FOR_SEND_OUTCOME",
@@ -95,6 +99,31 @@ class OrderJourney:
     @opt_out.validator
     def _accept_opt_out(self, reason: str = "") -> None:
         _refuse(self._state.refuse_opt_out(reason))
+
+    @workflow.signal
+    def whatsapp_status(self, update: StatusUpdate) -> None:
+        """A WhatsApp status of a message the journey sent, from Meta's webhook."""
+        # Runs before this rule never heard statuses: a history without the marker
+        # replays the signal as the buffered no-op it was then.
+        if not workflow.patched(HEAR_WHATSAPP):
+            return
+        if take_status(self._state, update):
+            self._wake = True
+        workflow.set_current_details(self._state.details())
+
+    @workflow.signal
+    def customer_reply(self, reply: CustomerReply) -> None:
+        """A message the customer sent the store on WhatsApp, from Meta's webhook."""
+        if not workflow.patched(HEAR_WHATSAPP):
+            return
+        state = self._state
+
+        def drop_answered_requests() -> bool:
+            return state.answered_requests_pending() and workflow.patched(SKIP_ANSWERED_REQUESTS)
+
+        if take_reply(state, reply, drop_answered_requests):
+            self._wake = True
+        workflow.set_current_details(state.details())
 
     @workflow.query
     def progress(self) -> JourneyProgress:

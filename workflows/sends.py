@@ -56,7 +56,7 @@ class Sends:
         self.cancelled = False
 
     async def send(self, action: Action, step: Step) -> StepOutcome:
-        request = self.state.message_request(step, action.due)
+        request = self.state.message_request(step, action.due, action)
         activity = REQUEST_FEEDBACK if step.kind is StepKind.FEEDBACK_REQUEST else SEND_MESSAGE
         base = self.state.planned_outcome(action)
         # A stop that meets the send waits for the send's own word on how it ended. Runs

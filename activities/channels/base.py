@@ -39,6 +39,11 @@ class OutgoingMessage(BaseModel):
     whatsapp_template: TemplateCall | None = Field(
         default=None, description="Set for WhatsApp when the store maps the step's template."
     )
+    reply_to: str | None = Field(
+        default=None,
+        description="The customer's WhatsApp message this answers: free-form text, inside "
+        "the 24-hour window that message opened.",
+    )
     attempt: int = Field(
         default=1,
         exclude=True,  # not content: a retry must post the same payload as the first try

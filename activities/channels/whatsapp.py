@@ -7,6 +7,12 @@ maps each plan template to an approved WhatsApp template and the paths of its bo
 parameters (settings.whatsapp_templates). The locally rendered text remains the
 preview and what other channels carry.
 
+Every message carries `biz_opaque_callback_data` naming its journey, step and
+template (whatsapp/callback.py): Meta echoes it in the message's status webhooks,
+which is how `delivered`, `read` and `failed` find their journey. An answer to the
+customer's own message (the opt-out confirmation) goes as free-form text quoting it,
+inside the 24-hour window that message opened.
+
 Errors are read from `error.code` (see `classify`). The Cloud API takes no
 idempotency key: a worker that dies between Meta's acceptance and the activity's
 completion may send that message again on retry. The window is one round trip.
@@ -28,6 +34,7 @@ from activities.channels.http_errors import (
 )
 from models import Channel, Receipt
 from models.errors import RetryableSendErrorType, SendErrorType
+from whatsapp import callback
 
 UNREACHABLE = 131026
 RATE_LIMITS = frozenset({130429, 131056, 80007, 4})
@@ -63,13 +70,42 @@ def template_payload(message: OutgoingMessage) -> dict[str, object]:
                 "parameters": [{"type": "text", "text": value} for value in call.parameters],
             }
         ]
-    return {
-        "messaging_product": "whatsapp",
-        "recipient_type": "individual",
-        "to": message.to.removeprefix("+"),
-        "type": "template",
-        "template": template,
-    }
+    return _with_callback_data(
+        {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": message.to.removeprefix("+"),
+            "type": "template",
+            "template": template,
+        },
+        message,
+    )
+
+
+def answer_payload(message: OutgoingMessage) -> dict[str, object]:
+    """The Cloud API request body of a free-form text answering the customer's message."""
+    assert message.reply_to is not None
+    return _with_callback_data(
+        {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": message.to.removeprefix("+"),
+            "type": "text",
+            "context": {"message_id": message.reply_to},
+            "text": {"body": message.text, "preview_url": False},
+        },
+        message,
+    )
+
+
+def _with_callback_data(payload: dict[str, object], message: OutgoingMessage) -> dict[str, object]:
+    """The payload with the journey and step its statuses should find. A message that is
+    no journey's step (ids of another shape) goes without: its statuses are left alone."""
+    try:
+        data = callback.encode(message.journey_id, message.step_id, message.template)
+    except ValueError:
+        return payload
+    return {**payload, "biz_opaque_callback_data": data}
 
 
 def classify(response: httpx.Response, attempt: int) -> ApplicationError:
@@ -119,16 +155,20 @@ class WhatsAppCloudAdapter:
         self._client = client
 
     async def deliver(self, message: OutgoingMessage) -> Receipt:
-        if message.whatsapp_template is None:
+        if message.reply_to is not None:
+            payload = answer_payload(message)
+        elif message.whatsapp_template is None:
             raise ApplicationError(
                 f"no approved WhatsApp template for '{message.template}' in "
                 "settings.whatsapp_templates; outside the 24-hour window only templates go",
                 type=SendErrorType.TEMPLATE_REQUIRED,
                 non_retryable=True,
             )
+        else:
+            payload = template_payload(message)
         response = await self._client.post(
             self.url,
-            json=template_payload(message),
+            json=payload,
             headers={"Authorization": f"Bearer {self._token}"},
         )
         if not response.is_success:

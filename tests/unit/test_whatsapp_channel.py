@@ -72,6 +72,8 @@ async def test_sends_an_approved_template_and_reads_the_message_id(
                 }
             ],
         },
+        # Echoed by Meta in the message's status webhooks: the journey, the step, the template.
+        "biz_opaque_callback_data": "pj1|post-purchase:loja-1:PED-1|thanks|thanks",
     }
     [sent] = fake.sent
     assert (receipt.message_id, receipt.adapter, receipt.channel) == (
