@@ -50,11 +50,15 @@ from models.events import FeedbackSubmission, OrderEvent, OrderEventType
 from models.order import Order
 from models.search import start_attributes
 from operators.stuck import describe, stuck
+from whatsapp.phones import phone_hash
 from workflows import OrderJourney
 
 # Start runs with search attributes (models/search.py): on where the namespace has them
 # registered (production, `dev.py run`); off for the time-skipping test server.
 SEARCH_ATTRIBUTES_ENV = "JOURNEY_SEARCH_ATTRIBUTES"
+# Keys CustomerPhoneHash, which indexes runs started with search attributes by a hash of
+# the customer's phone, so the WhatsApp webhook finds them (the web service's setting).
+PHONE_HASH_SECRET_ENV = "JOURNEY_PHONE_HASH_SECRET"
 # How long a journey has to answer an update (feedback, opt-out). It answers in
 # milliseconds when a worker runs; longer means no worker polls its task queue.
 ANSWER_SECONDS = 30
@@ -65,6 +69,11 @@ T = TypeVar("T")
 
 def search_attributes_enabled() -> bool:
     return os.environ.get(SEARCH_ATTRIBUTES_ENV, "0").lower() in {"1", "true", "yes"}
+
+
+def phone_hash_secret() -> bytes | None:
+    secret = os.environ.get(PHONE_HASH_SECRET_ENV, "")
+    return secret.encode() if secret else None
 
 
 @dataclass(frozen=True)
@@ -162,6 +171,8 @@ async def report_checked(
 
     `search_attributes` (default: JOURNEY_SEARCH_ATTRIBUTES) starts the run with StoreId,
     OrderId and CustomerId; the run then keeps JourneyStage and NextActionAt up to date.
+    With JOURNEY_PHONE_HASH_SECRET set, a customer with a phone is indexed by its keyed
+    hash too (CustomerPhoneHash), never by the number.
     """
     journey, event = checked.journey, checked.event
     if search_attributes is None:
@@ -169,7 +180,9 @@ async def report_checked(
     attributes = None
     if search_attributes:
         stage, next_at = opening_index(journey, checked.journey_id, event, datetime.now(UTC))
-        attributes = start_attributes(journey.order, stage, next_at)
+        phone, secret = journey.order.customer.phone, phone_hash_secret()
+        hashed = phone_hash(phone, secret) if phone and secret else None
+        attributes = start_attributes(journey.order, stage, next_at, hashed)
     delivered_at = event.occurred_at if event.type is OrderEventType.DELIVERED else None
     try:
         handle = await client.start_workflow(

@@ -20,6 +20,9 @@ ORDER_ID = SearchAttributeKey.for_keyword("OrderId")
 CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
 JOURNEY_STAGE = SearchAttributeKey.for_keyword("JourneyStage")
 NEXT_ACTION_AT = SearchAttributeKey.for_datetime("NextActionAt")
+# A keyed hash of the customer's phone (whatsapp/phones.py), never the number: how a
+# customer's WhatsApp message finds their journeys.
+CUSTOMER_PHONE_HASH = SearchAttributeKey.for_keyword("CustomerPhoneHash")
 
 ALL: tuple[SearchAttributeKey[str] | SearchAttributeKey[datetime], ...] = (
     STORE_ID,
@@ -27,6 +30,7 @@ ALL: tuple[SearchAttributeKey[str] | SearchAttributeKey[datetime], ...] = (
     CUSTOMER_ID,
     JOURNEY_STAGE,
     NEXT_ACTION_AT,
+    CUSTOMER_PHONE_HASH,
 )
 
 # The Temporal CLI's names for the types, for `--search-attribute` and `create --type`.
@@ -46,11 +50,15 @@ def dev_server_flags() -> list[str]:
 
 
 def start_attributes(
-    order: Order, stage: str | None = None, next_action_at: datetime | None = None
+    order: Order,
+    stage: str | None = None,
+    next_action_at: datetime | None = None,
+    phone_hash: str | None = None,
 ) -> TypedSearchAttributes:
-    """The attributes a run starts with: who and what it is about, no contact details;
-    and, when the caller computed them, the stage and next action the run's first
-    workflow task would set (attributes set at the start cost no upsert)."""
+    """The attributes a run starts with: who and what it is about, no contact details
+    (the phone only as its keyed hash); and, when the caller computed them, the stage
+    and next action the run's first workflow task would set (attributes set at the
+    start cost no upsert)."""
     pairs: list[SearchAttributePair[Any]] = [
         SearchAttributePair(STORE_ID, order.store_id),
         SearchAttributePair(ORDER_ID, order.order_id),
@@ -61,6 +69,8 @@ def start_attributes(
         pairs.append(SearchAttributePair(JOURNEY_STAGE, stage))
     if next_action_at is not None:
         pairs.append(SearchAttributePair(NEXT_ACTION_AT, next_action_at))
+    if phone_hash is not None:
+        pairs.append(SearchAttributePair(CUSTOMER_PHONE_HASH, phone_hash))
     return TypedSearchAttributes(pairs)
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.fake_provider import FakeProvider, Reply, parse_json
+from whatsapp.phones import canonical_phone
 
 TOKEN = "wa-test-token"
 PHONE_NUMBER_ID = "109876543210"
@@ -34,6 +35,10 @@ MESSAGES = {
     132000: "(#132000) Number of parameters does not match the expected number of params",
     132001: "(#132001) Template name does not exist in the translation",
 }
+
+
+def _account(to: str) -> str:
+    return canonical_phone(to) or to
 
 
 def error(
@@ -87,9 +92,10 @@ class FakeWhatsApp(FakeProvider):
         FakeProvider.__init__(self)
 
     def open_window(self, to: str) -> None:
-        """The customer (digits, as in `to`) wrote: free-form text may go for 24 hours."""
+        """The customer (digits, as in `to`) wrote: free-form text may go for 24 hours.
+        Meta knows a Brazilian mobile with or without its ninth digit as one account."""
         with self.lock:
-            self.windows.add(to)
+            self.windows.add(_account(to))
 
     def queue(self, *replies: Reply) -> None:
         with self.lock:
@@ -157,7 +163,7 @@ class FakeWhatsApp(FakeProvider):
             not isinstance(callback_data, str) or len(callback_data) > 512
         ):
             return error(100, "Invalid parameter: biz_opaque_callback_data (up to 512 characters)")
-        if request.get("type") == "text" and request["to"] in self.windows:
+        if request.get("type") == "text" and _account(request["to"]) in self.windows:
             text = request.get("text")
             if (
                 not isinstance(text, dict)

@@ -48,8 +48,10 @@ def main() -> int:
         app = create_app(settings)
     except ValidationError as err:
         for item in err.errors():
-            where = "_".join(str(part) for part in item["loc"]).upper()
-            print(f"JOURNEY_{where}: {item['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+            message = item["msg"].removeprefix("Value error, ")
+            if item["loc"]:  # a setting of its own; else one about several
+                message = f"JOURNEY_{'_'.join(map(str, item['loc'])).upper()}: {message}"
+            print(message, file=sys.stderr)
         return 2
     except InvalidStores as err:
         for line in err.problems:

@@ -14,7 +14,7 @@ from intake import shared_renderer
 from runtime.connection import connect
 from web import problems
 from web.metrics import ObservedRequests, RequestMetrics
-from web.routers import customer_pages, operations, store_api
+from web.routers import customer_pages, operations, store_api, whatsapp
 from web.settings import ServiceSettings
 from web.stores import load_stores
 
@@ -40,9 +40,11 @@ def create_app(settings: ServiceSettings | None = None, client: Client | None = 
     app.state.stores = stores
     app.state.renderer = shared_renderer()
     app.state.metrics = RequestMetrics()
+    app.state.whatsapp_metrics = whatsapp.WhatsAppMetrics(app.state.metrics.registry)
     app.add_middleware(ObservedRequests, metrics=app.state.metrics)
     problems.install(app)
     app.include_router(store_api.router)
     app.include_router(customer_pages.router)
+    app.include_router(whatsapp.router)
     app.include_router(operations.router)
     return app

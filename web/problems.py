@@ -24,6 +24,7 @@ log = logging.getLogger("journey.web")
 TITLES = {
     400: "Bad request",
     401: "Not authenticated",
+    403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict with the journey's state",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, HttpUrl, SecretStr
+from pydantic import Field, HttpUrl, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models import TASK_QUEUE
@@ -39,3 +39,32 @@ class ServiceSettings(BaseSettings):
     )
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    whatsapp_app_secret: SecretStr | None = Field(
+        default=None,
+        description="The Meta app's secret: verifies X-Hub-Signature-256 on the WhatsApp "
+        "webhook. Unset: the webhook is not served (404).",
+    )
+    whatsapp_verify_token: SecretStr | None = Field(
+        default=None,
+        min_length=16,
+        description="What you type as the verify token in Meta's dashboard; answered back "
+        "with hub.challenge when Meta checks the callback URL.",
+    )
+    phone_hash_secret: SecretStr | None = Field(
+        default=None,
+        min_length=16,
+        description="Keys CustomerPhoneHash, the hash customers' WhatsApp messages find "
+        "their journeys by; the starter's setting of the same name indexes them.",
+    )
+
+    @model_validator(mode="after")
+    def _whatsapp_needs_all_three(self) -> ServiceSettings:
+        chosen = {
+            "JOURNEY_WHATSAPP_APP_SECRET": self.whatsapp_app_secret,
+            "JOURNEY_WHATSAPP_VERIFY_TOKEN": self.whatsapp_verify_token,
+            "JOURNEY_PHONE_HASH_SECRET": self.phone_hash_secret,
+        }
+        missing = [name for name, value in chosen.items() if value is None]
+        if self.whatsapp_app_secret is not None and missing:
+            raise ValueError(f"the WhatsApp webhook needs {' and '.join(missing)} too")
+        return self
