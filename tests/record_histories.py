@@ -27,7 +27,14 @@ from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities import JourneyActivities, WorkerConfig, build_activities
-from models import search
+from models import JourneyProgress, search
+from models.conversation import (
+    CustomerReply,
+    DeliveryStatus,
+    FallbackScope,
+    ReplyKind,
+    StatusUpdate,
+)
 from runtime.connection import DATA_CONVERTER
 from starter import report_event
 from tests import builders
@@ -88,6 +95,89 @@ async def opted_out_while_a_send_retries(journey: Journey) -> None:
     await journey.report("delivered")
     await journey.wait(days=1, hours=3)
     await journey.report("opted_out", reason="asked to stop")
+
+
+async def _progress(journey: Journey) -> JourneyProgress:
+    assert journey.handle is not None
+    return await journey.handle.query(OrderJourney.progress)
+
+
+async def _status(journey: Journey, step: int, status: DeliveryStatus, **fields: object) -> None:
+    """WhatsApp's status of the journey's `step`th message, as the webhook signals it."""
+    sent = (await _progress(journey)).steps[step]
+    assert journey.handle is not None and sent.message_id is not None, sent
+    update = StatusUpdate.model_validate(
+        {
+            "status_id": f"{sent.message_id}:{status}",
+            "message_id": sent.message_id,
+            "step_id": sent.step_id,
+            "template": sent.template,
+            "status": status,
+            "at": await journey.env.get_current_time(),
+            **fields,
+        }
+    )
+    await journey.handle.signal(OrderJourney.whatsapp_status, update)
+
+
+async def _says(journey: Journey, message_id: str, text: str, **fields: object) -> None:
+    """The customer's WhatsApp message, as the webhook signals it to the newest journey."""
+    assert journey.handle is not None
+    reply = CustomerReply.model_validate(
+        {
+            "message_id": message_id,
+            "received_at": await journey.env.get_current_time(),
+            "kind": ReplyKind.TEXT,
+            "text": text,
+            "taker": True,
+            **fields,
+        }
+    )
+    await journey.handle.signal(OrderJourney.customer_reply, reply)
+
+
+async def whatsapp_statuses(journey: Journey) -> None:
+    """Delivered and read; the journey then stays a day after its last message, whose
+    own read status comes in that day."""
+    await journey.report("delivered")
+    await journey.wait(days=2)  # the thanks goes at most two days after delivery
+    await _status(journey, 0, DeliveryStatus.DELIVERED)
+    await _status(journey, 0, DeliveryStatus.READ)
+    while (await _progress(journey)).steps[-1].step_id != "come_back_coupon":
+        await journey.wait(hours=12)  # the plan's last message went less than a day ago
+    last = len((await _progress(journey)).steps) - 1
+    await _status(journey, last, DeliveryStatus.READ)
+
+
+async def whatsapp_undeliverable(journey: Journey) -> None:
+    """Delivered; then a failed status of the feedback request moves it, and every later
+    message, to email."""
+    journey.settings = builders.settings(fallback_channels=["email"])
+    await journey.report("delivered")
+    await journey.wait(days=2)
+    await _status(journey, 0, DeliveryStatus.DELIVERED)
+    await journey.wait(days=3)
+    failed = {"error_code": 131026, "error": "131026 Message undeliverable",
+              "error_type": "RecipientUnreachable", "fallback": FallbackScope.CHANNEL}  # fmt: skip
+    await _status(journey, 1, DeliveryStatus.FAILED, **failed)
+    await _status(journey, 1, DeliveryStatus.FAILED, **failed)  # a retry: applied once
+
+
+async def whatsapp_reply_and_rating(journey: Journey) -> None:
+    """A free-text answer to "how was it?", then a digit to the feedback request."""
+    await journey.report("delivered")
+    await journey.wait(days=2)
+    await _says(journey, "wamid.IN1", "chegou quebrado")
+    await journey.wait(days=3)
+    await _says(journey, "wamid.IN2", "2")
+
+
+async def whatsapp_opt_out(journey: Journey) -> None:
+    """PARAR after the thanks: the journey stops and confirms once."""
+    await journey.report("delivered")
+    await journey.wait(days=2)
+    await _says(journey, "wamid.IN1", "Parar", kind=ReplyKind.OPT_OUT, keyword="PARAR")
+    await _says(journey, "wamid.IN2", "PARAR", kind=ReplyKind.OPT_OUT, keyword="PARAR")
 
 
 async def _record(
@@ -214,6 +304,10 @@ async def main(version: str) -> None:
             ("order-opted-out", opted_out_while_waiting),
             ("order-returned-low-rating", returned_then_low_rating),
             ("order-feedback-after-request", feedback_after_the_request),
+            ("order-whatsapp-statuses", whatsapp_statuses),
+            ("order-whatsapp-undeliverable", whatsapp_undeliverable),
+            ("order-whatsapp-reply-and-rating", whatsapp_reply_and_rating),
+            ("order-whatsapp-opt-out", whatsapp_opt_out),
         ]:
             await _record(f"{version}-{name}", scenario, activities, test_server)
         # A day a second leaves time to opt out before the first send; twenty days a

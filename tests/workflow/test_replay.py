@@ -16,6 +16,7 @@ from worker import sandbox_runner
 from workflows import OrderJourney, PostPurchaseJourney
 from workflows.order_journey import (
     CANCEL_SEND_ON_OPT_OUT,
+    HEAR_WHATSAPP,
     INDEX_SEARCH_ATTRIBUTES,
     SKIP_ANSWERED_REQUESTS,
     WAIT_FOR_SEND_OUTCOME,
@@ -56,6 +57,14 @@ def test_there_are_histories_to_replay() -> None:
         "v5-order-opted-out-during-a-held-request",
         "v5-order-cancelled-during-a-held-request",
         "v5-order-opted-out-while-a-send-waits-to-retry",
+    } <= names
+    assert {
+        "v7-order-delivered",
+        # WhatsApp's statuses and the customer's messages, as the webhook signals them.
+        "v7-order-whatsapp-statuses",
+        "v7-order-whatsapp-undeliverable",
+        "v7-order-whatsapp-reply-and-rating",
+        "v7-order-whatsapp-opt-out",
     } <= names
 
 
@@ -167,3 +176,59 @@ async def test_history_replays_without_nondeterminism(path: Path) -> None:
     )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None
+
+
+def signal_names(path: Path) -> set[str]:
+    events = json.loads(path.read_text(encoding="utf-8"))["events"]
+    return {
+        event["workflowExecutionSignaledEventAttributes"]["signalName"]
+        for event in events
+        if "workflowExecutionSignaledEventAttributes" in event
+    }
+
+
+def timer_summaries(path: Path) -> list[str]:
+    events = json.loads(path.read_text(encoding="utf-8"))["events"]
+    return [
+        json.loads(base64.b64decode(event["userMetadata"]["summary"]["data"]))
+        for event in events
+        if "timerStartedEventAttributes" in event and "userMetadata" in event
+    ]
+
+
+def scheduled_keys(path: Path) -> list[str]:
+    """The idempotency keys of the sends and alerts a history scheduled, in order."""
+    events = json.loads(path.read_text(encoding="utf-8"))["events"]
+    return [
+        json.loads(base64.b64decode(attributes["input"]["payloads"][0]["data"]))["idempotency_key"]
+        for event in events
+        if (attributes := event.get("activityTaskScheduledEventAttributes"))
+    ]
+
+
+def test_since_v7_journeys_hear_whatsapp_and_only_runs_that_got_its_signals_carry_the_marker() -> (
+    None
+):
+    """Runs before v7 had no handler for WhatsApp's signals; the patch marker is asked
+    only by a run that gets one, so every other history is as it was."""
+    for path in HISTORIES:
+        heard = bool(signal_names(path) & {"whatsapp_status", "customer_reply"})
+        assert (HEAR_WHATSAPP in patches(path)) is heard, path.stem
+        assert not heard or version(path) >= 7, path.stem
+    statuses = HISTORIES_BY_NAME["v7-order-whatsapp-statuses"]
+    # It waits a day after its last WhatsApp message; the status that comes meanwhile
+    # cancels no timer.
+    assert timer_summaries(statuses)[-1].endswith(
+        "hear WhatsApp's statuses and replies to the last message"
+    )
+    assert "TIMER_CANCELED" not in event_types(statuses)
+    assert event_types(statuses)[-2:] == ["WORKFLOW_TASK_COMPLETED", "WORKFLOW_EXECUTION_COMPLETED"]
+    # The failed feedback request went again by email, once, under the fallback's key,
+    # though Meta reported the failure twice.
+    keys = scheduled_keys(HISTORIES_BY_NAME["v7-order-whatsapp-undeliverable"])
+    plain = scheduled_keys(HISTORIES_BY_NAME["v7-order-delivered"])
+    request = plain.index("post-purchase:loja-1:PED-1:feedback_request")
+    assert keys == [*plain[: request + 1], f"{plain[request]}:email", *plain[request + 1 :]]
+    opted_out = scheduled_keys(HISTORIES_BY_NAME["v7-order-whatsapp-opt-out"])
+    assert opted_out[-1] == "post-purchase:loja-1:PED-1:opt_out_confirmation"
+    assert opted_out.count(opted_out[-1]) == 1
