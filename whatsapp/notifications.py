@@ -94,6 +94,7 @@ class Value(_Lenient):
     metadata: Metadata | None = None
     statuses: list[Any] = Field(default_factory=list)
     messages: list[Any] = Field(default_factory=list)
+    errors: list[Any] = Field(default_factory=list)  # about the account, not a message
 
 
 class Change(_Lenient):
@@ -166,6 +167,8 @@ def _read_value(raw: dict[str, Any], reading: Reading) -> None:
     except ValidationError:
         reading.skipped["malformed_change"] += 1
         return
+    if value.errors:
+        reading.skipped["account_error"] += len(value.errors)
     for item in value.statuses:
         notice, skipped = _status(item)
         if notice is not None:

@@ -115,6 +115,10 @@ def test_a_customers_message_is_read_for_the_store_whose_number_got_it(
 
 def test_an_unsupported_message_and_another_fields_change_are_left_alone() -> None:
     assert read(fixture("message_unsupported")).skipped == {"unsupported_type": 1}
+    errors = fixture("message_unsupported")
+    value = errors["entry"][0]["changes"][0]["value"]
+    value["errors"] = value.pop("messages")[0]["errors"]  # Meta's errors webhook
+    assert read(errors).skipped == {"account_error": 1}
     other = read(fixture("template_status_update"))
     assert (other.statuses, other.messages, other.skipped) == ([], [], {"other_field": 1})
 
