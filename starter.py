@@ -164,6 +164,7 @@ async def report_checked(
     *,
     task_queue: str = TASK_QUEUE,
     search_attributes: bool | None = None,
+    phone_secret: bytes | None = None,
 ) -> JourneyStarted:
     """Give a checked event to the order's journey, starting the journey with it if the
     order has none. One call for a new journey; a second one, a signal, for an
@@ -171,8 +172,8 @@ async def report_checked(
 
     `search_attributes` (default: JOURNEY_SEARCH_ATTRIBUTES) starts the run with StoreId,
     OrderId and CustomerId; the run then keeps JourneyStage and NextActionAt up to date.
-    With JOURNEY_PHONE_HASH_SECRET set, a customer with a phone is indexed by its keyed
-    hash too (CustomerPhoneHash), never by the number.
+    With a `phone_secret` (default: JOURNEY_PHONE_HASH_SECRET), a customer with a phone
+    is indexed by its keyed hash too (CustomerPhoneHash), never by the number.
     """
     journey, event = checked.journey, checked.event
     if search_attributes is None:
@@ -180,7 +181,7 @@ async def report_checked(
     attributes = None
     if search_attributes:
         stage, next_at = opening_index(journey, checked.journey_id, event, datetime.now(UTC))
-        phone, secret = journey.order.customer.phone, phone_hash_secret()
+        phone, secret = journey.order.customer.phone, phone_secret or phone_hash_secret()
         hashed = phone_hash(phone, secret) if phone and secret else None
         attributes = start_attributes(journey.order, stage, next_at, hashed)
     delivered_at = event.occurred_at if event.type is OrderEventType.DELIVERED else None

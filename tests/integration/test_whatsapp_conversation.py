@@ -31,13 +31,13 @@ from models import JourneyProgress, StepStatus
 from models.conversation import ReplyKind, ReplyUse
 from models.search import CUSTOMER_PHONE_HASH
 from operators.status import journey_status
-from tests import builders, fake_email, fake_whatsapp
+from tests import builders, fake_email, fake_whatsapp, web_service
 from tests.conftest import FEEDBACK_SECRET
 from tests.fake_email import FakeEmail
 from tests.fake_meta import APP_SECRET, VERIFY_TOKEN, FakeMeta, message_payload
 from tests.processes import ROOT, WorkerProcess, free_port, wait_until
 from tests.providers import APPROVED, UNSUBSCRIBE_URL, WHATSAPP_TEMPLATES
-from tests.web_service import post_signed
+from tests.web_service import post_signed, running_service
 from whatsapp.phones import phone_hash
 from workflows import OrderJourney
 
@@ -216,42 +216,51 @@ def whatsapp_sent(meta: FakeMeta) -> list[tuple[str, str | None]]:
 async def test_parar_opts_the_customer_out_with_one_confirmation_and_nothing_more_goes(
     deployment: Deployment,
 ) -> None:
+    """Two orders of one customer, both journeys running: PARAR stops them both, and
+    the newest alone confirms it."""
     d = deployment
-    journey = await d.start("PED-PARAR")
-    await wait_until(lambda: len(d.meta.sent) == 2, 30, "the thanks and the feedback request")
+    older = await d.start("PED-PARAR-1")
+    await wait_until(lambda: len(d.meta.sent) == 2, 30, "the first journey's two messages")
+    newer = await d.start("PED-PARAR-2")
+    await wait_until(lambda: len(d.meta.sent) == 4, 30, "the second journey's two messages")
 
     answer = await d.says("  Parar ", "wamid.PARAR1")
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"statuses": 0, "messages": 1}
-    progress = await asyncio.wait_for(journey.result(), 30)  # it ends once it has confirmed
+    # Both end once opted out; the newer once it has confirmed.
+    endings = await asyncio.wait_for(asyncio.gather(older.result(), newer.result()), 30)
 
-    assert progress.opted_out
-    assert progress.stop_reason == "opted out: asked on WhatsApp (PARAR)"
+    for progress in endings:
+        assert progress.opted_out
+        assert progress.stop_reason == "opted out: asked on WhatsApp (PARAR)"
+        skipped = {s.step_id: s.reason for s in progress.steps if s.status is StepStatus.SKIPPED}
+        assert skipped == {
+            "feedback_reminder": "customer opted out",
+            "delivery_questions": "customer opted out",
+        }
+        [said] = progress.replies
+        assert (said.kind, said.keyword, said.taken_as) == (
+            ReplyKind.OPT_OUT,
+            "PARAR",
+            ReplyUse.OPT_OUT,
+        )
     assert whatsapp_sent(d.meta) == [
         ("pos_venda_obrigado", None),
         ("pos_venda_avaliacao", None),
-        ("text", "wamid.PARAR1"),  # the confirmation, quoting the customer's message
+        ("pos_venda_obrigado", None),
+        ("pos_venda_avaliacao", None),
+        ("text", "wamid.PARAR1"),  # the one confirmation, quoting the customer's message
     ]
     confirmation = d.meta.sent_copy()[-1]
     assert confirmation.to == "5511987654321" and confirmation.text is not None
     assert confirmation.text.startswith("Pronto, Ana.")
-    skipped = {s.step_id: s.reason for s in progress.steps if s.status is StepStatus.SKIPPED}
-    assert skipped == {
-        "feedback_reminder": "customer opted out",
-        "delivery_questions": "customer opted out",
-    }
-    [said] = progress.replies
-    assert (said.kind, said.keyword, said.taken_as) == (
-        ReplyKind.OPT_OUT,
-        "PARAR",
-        ReplyUse.OPT_OUT,
-    )
+    assert confirmation.callback_data == f"pj1|{newer.id}|opt_out_confirmation|opt_out_confirmation"
 
-    # Parar again, the same webhook again: the journey has ended, nothing more goes.
+    # Parar again, the same webhook again: the journeys have ended, nothing more goes.
     assert (await d.says("PARAR", "wamid.PARAR2")).status_code == 200
     again = await d.meta.post(d.http, _last_message_payload(d, "Parar", "wamid.PARAR1"))
     assert again.status_code == 200 and again.json() == {"statuses": 0, "messages": 0}
-    assert len(d.meta.sent) == 3 and d.email.sent == []
+    assert len(d.meta.sent) == 5 and d.email.sent == []
     assert d.store_alerts() == []
     messages = await d.metric("journey_whatsapp_messages_total")
     assert 'outcome="opt_out"} 1.0' in messages and 'outcome="unknown_sender"} 2.0' in messages
@@ -322,3 +331,49 @@ async def test_a_free_text_reply_reaches_the_store_and_a_digit_to_the_request_is
 
 def _quoting_payload(d: Deployment, text: str, message_id: str, quoting: str) -> dict[str, Any]:
     return message_payload(WA_ID, text, d.now, message_id, quoting)
+
+
+async def test_the_store_api_indexes_the_phone_by_the_services_own_secret(
+    indexed_env: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service in-process, its phone secret given in its settings and nowhere in the
+    environment: a journey the store API starts is indexed by the keyed hash of the
+    phone, never the number, and a message from the customer's older wa_id form finds it.
+    No worker runs: the webhook's signal is accepted by Temporal all the same."""
+    monkeypatch.delenv("JOURNEY_PHONE_HASH_SECRET", raising=False)
+    client = indexed_env.client
+    secrets = {
+        "whatsapp_app_secret": APP_SECRET,
+        "whatsapp_verify_token": VERIFY_TOKEN,
+        "phone_hash_secret": PHONE_SECRET,
+    }
+    # Placed an hour before the dev server's now, whose clock cannot be moved.
+    placed = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    order = builders.placed_order(store_id=web_service.STORE_ID, order_id="PED-INDICE")
+    async with (
+        running_service(client, search_attributes=True, **secrets) as url,
+        httpx.AsyncClient(timeout=30) as http,
+    ):
+        answer = await post_signed(
+            http,
+            f"{url}/v1/stores/{web_service.STORE_ID}/events",
+            {"order": order, "event": builders.event("placed", placed)},
+        )
+        assert answer.status_code == 202, answer.text
+        journey = client.get_workflow_handle(answer.json()["journey_id"])
+        attributes = (await journey.describe()).typed_search_attributes
+        hashed = phone_hash(CUSTOMER, PHONE_SECRET.encode())
+        assert attributes.get(CUSTOMER_PHONE_HASH) == hashed and hashed is not None
+        assert all("987654321" not in str(pair.value) for pair in attributes)
+
+        query = f'{CUSTOMER_PHONE_HASH.name}="{hashed}" AND WorkflowId="{journey.id}"'
+
+        async def findable() -> bool:  # visibility lags the start by a moment
+            return [w.id async for w in client.list_workflows(query)] == [journey.id]
+
+        await wait_until(findable, 30, "the journey findable by its phone hash", 0.2)
+        meta = FakeMeta(webhook_base=url)
+        said = message_payload(WA_ID, "Oi, chegou?", placed + timedelta(minutes=30), "wamid.IDX1")
+        reached = await meta.post(http, said)
+        assert reached.status_code == 200 and reached.json() == {"statuses": 0, "messages": 1}
+        await journey.terminate("test over")

@@ -66,6 +66,12 @@ async def report(
         checked,
         task_queue=settings.task_queue,
         search_attributes=settings.search_attributes,
+        # The service's own setting, the one its WhatsApp webhook hashes senders with.
+        phone_secret=(
+            settings.phone_hash_secret.get_secret_value().encode()
+            if settings.phone_hash_secret
+            else None
+        ),
     )
     label = f"{checked.event.type}:{checked.event.event_id}"
     if not result.accepted:
