@@ -54,27 +54,34 @@ def _ensure_venv() -> None:
     STAMP.write_text(wanted)
 
 
-def _apt_install(package: str, why: str) -> None:
-    """Install a Debian package when running as root with apt-get; else say so."""
+def _apt_install(packages: list[str], why: str) -> None:
+    """Install Debian packages when running as root with apt-get; else say so."""
+    names = " ".join(packages)
     if not (hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get")):
-        print(f"{package} is missing and needs root and apt-get to install", file=sys.stderr)
+        print(f"{names} missing: needs root and apt-get to install", file=sys.stderr)
         return  # what needs it fails and says so
-    print(f"installing {package} (apt-get) {why} ...", flush=True)
+    print(f"installing {names} (apt-get) {why} ...", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", package]):
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *packages]):
         if subprocess.run(command, env=env).returncode != 0:
             print(f"`{' '.join(command)}` failed", file=sys.stderr)
             return
 
 
-def _ensure_chromium() -> None:
-    """The Web UI test drives Debian's chromium through Playwright."""
+def _ensure_test_programs() -> None:
+    """The browser tests drive Debian's chromium through Playwright; the key store's
+    PostgreSQL test starts a throwaway PostgreSQL server."""
+    missing = []
     if not CHROMIUM.exists():
-        _apt_install("chromium", "for the Web UI test")
+        missing.append("chromium")
+    if not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
+        missing.append("postgresql")
+    if missing:
+        _apt_install(missing, "for the browser and key store tests")
 
 
 def _test(args: list[str]) -> int:
-    _ensure_chromium()
+    _ensure_test_programs()
     steps = [
         ["ruff", "check", "."],
         ["mypy", "."],
@@ -124,7 +131,7 @@ def _sweep(args: list[str]) -> int:
     so each workflow test starts from it. The integration and browser layers run on the
     dev server, whose clock cannot be moved."""
     if _libfaketime() is None:
-        _apt_install("faketime", "for the clock sweep")
+        _apt_install(["faketime"], "for the clock sweep")
     library = _libfaketime()
     if library is None:
         print("libfaketime is missing: install Debian's faketime", file=sys.stderr)

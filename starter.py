@@ -30,11 +30,14 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDReusePolicy
+from temporalio.converter import DataConverter
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from customer_data import vault_of
 from intake import (
     CheckedEvent,
+    validate_customer,
     validate_event,
     validate_feedback,
     validate_journey,
@@ -48,6 +51,7 @@ from models import TASK_QUEUE, DeliveredOrder, JourneyPlan, JourneyProgress, Jou
 from models.errors import Refusal
 from models.events import FeedbackSubmission, OrderEvent, OrderEventType
 from models.order import Order
+from models.sealed import Sealed
 from models.search import start_attributes
 from operators.stuck import describe, stuck
 from whatsapp.phones import phone_hash
@@ -176,13 +180,19 @@ async def report_checked(
     is indexed by its keyed hash too (CustomerPhoneHash), never by the number.
     """
     journey, event = checked.journey, checked.event
+    vault = vault_of(client)
+    if vault is not None:
+        # Contact data enters Temporal sealed under the customer's own key.
+        sealed = await vault.seal_order(journey.order, checked.journey_id)
+        journey = journey.model_copy(update={"order": sealed})
     if search_attributes is None:
         search_attributes = search_attributes_enabled()
     attributes = None
     if search_attributes:
         stage, next_at = opening_index(journey, checked.journey_id, event, datetime.now(UTC))
-        phone, secret = journey.order.customer.phone, phone_secret or phone_hash_secret()
-        hashed = phone_hash(phone, secret) if phone and secret else None
+        # The hash is of the number as the store gave it, before sealing.
+        phone, secret = checked.journey.order.customer.phone, phone_secret or phone_hash_secret()
+        hashed = phone_hash(phone, secret) if isinstance(phone, str) and secret else None
         attributes = start_attributes(journey.order, stage, next_at, hashed)
     delivered_at = event.occurred_at if event.type is OrderEventType.DELIVERED else None
     try:
@@ -219,12 +229,15 @@ async def submit_feedback(
     verifying the link's token. Raises `InvalidJourney` for a bad rating, comment or id,
     `JourneyNotFound`, and `FeedbackRejected` with the reason when the journey refuses."""
     feedback = validate_feedback(rating, comment)
-    handle = client.get_workflow_handle_for(
-        OrderJourney.run, validate_journey_id(store_id, order_id)
-    )
+    workflow_id = validate_journey_id(store_id, order_id)
+    handle = client.get_workflow_handle_for(OrderJourney.run, workflow_id)
     try:
-        description = await running(handle)
-        submission = FeedbackSubmission(rating=feedback.rating, comment=feedback.comment)
+        description = await running(handle, client.data_converter)
+        text, vault = feedback.comment_text, vault_of(client)
+        kept: str | Sealed | None = text
+        if text is not None and vault is not None:
+            kept = await vault.seal_comment(workflow_id, text)
+        submission = FeedbackSubmission(rating=feedback.rating, comment=kept)
         return await answered(
             handle.execute_update(OrderJourney.submit_feedback, submission),
             description.task_queue,
@@ -249,7 +262,7 @@ async def opt_out_journey(client: Client, workflow_id: str, reason: str = "") ->
     validate_reason(reason)
     handle = client.get_workflow_handle_for(OrderJourney.run, workflow_id)
     try:
-        description = await refuse_if_stuck(handle)
+        description = await refuse_if_stuck(handle, client.data_converter)
         return await answered(
             handle.execute_update(OrderJourney.opt_out, reason), description.task_queue
         )
@@ -277,14 +290,82 @@ async def opt_out_journey(client: Client, workflow_id: str, reason: str = "") ->
     raise JourneyRefused(f"the journey is {status}", Refusal.JOURNEY_ENDED if closed else None)
 
 
+# --- the customer's data ----------------------------------------------------------------
+
+
+class ErasureUnavailable(Exception):
+    """Customer data is not encrypted here, so there is no key to delete."""
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    """What forgetting a customer did."""
+
+    customers: int  # data subjects found by the identifiers given
+    keys_deleted: int
+    stopped: list[str]  # journeys stopped now, recorded as erased
+    ended: list[str]  # journeys that had ended: their data is unreadable all the same
+    unreached: list[str]  # journeys that did not answer: they stop at their next send
+
+
+async def forget(
+    client: Client,
+    store_id: str,
+    *,
+    customer_id: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+) -> Forgotten:
+    """Erase a store's customer, known by any of their id, email or phone: delete
+    their data key, which makes their data unreadable in every history (running,
+    closed or archived), then stop their running journeys, recorded as erased.
+    Idempotent. Raises `InvalidJourney` for bad identifiers and `ErasureUnavailable`
+    when encryption is off."""
+    who = validate_customer(store_id, customer_id=customer_id, email=email, phone=phone)
+    vault = vault_of(client)
+    if vault is None:
+        raise ErasureUnavailable(
+            "customer data is not encrypted here (JOURNEY_ENCRYPTION=off): "
+            "there is no key to delete"
+        )
+    erasure = await vault.forget(
+        who.store_id, customer_id=who.customer_id, email=who.email, phone=who.phone
+    )
+    stopped: list[str] = []
+    ended: list[str] = []
+    unreached: list[str] = []
+    for workflow_id in erasure.journey_ids:
+        handle = client.get_workflow_handle_for(OrderJourney.run, workflow_id)
+        try:
+            description = await refuse_if_stuck(handle, client.data_converter)
+        except JourneyNotFound:
+            continue  # its start failed after the data was sealed
+        except JourneyRefused:
+            unreached.append(workflow_id)  # stuck
+            continue
+        if description.status is not WorkflowExecutionStatus.RUNNING:
+            ended.append(workflow_id)
+            continue
+        try:
+            await answered(handle.execute_update(OrderJourney.erase), description.task_queue)
+            stopped.append(workflow_id)
+        except WorkflowUpdateFailedError:
+            ended.append(workflow_id)  # it ended meanwhile
+        except JourneyRefused:
+            unreached.append(workflow_id)
+    return Forgotten(erasure.subjects, erasure.keys_deleted, stopped, ended, unreached)
+
+
 # --- asking a journey -----------------------------------------------------------------
 
 
-async def refuse_if_stuck(handle: WorkflowHandle[Any, Any]) -> WorkflowExecutionDescription:
+async def refuse_if_stuck(
+    handle: WorkflowHandle[Any, Any], converter: DataConverter
+) -> WorkflowExecutionDescription:
     """The journey's description; `JourneyNotFound`, or `JourneyRefused` when it is
     stuck, since a stuck journey cannot act on a control until a fixed worker runs it."""
     description = await _described(handle)
-    problem = await stuck(handle, description)
+    problem = await stuck(handle, description, converter)
     if problem is not None:
         raise JourneyRefused(
             f"the journey is stuck: {problem.describe()}; deploy a fixed worker, or stop it "
@@ -293,9 +374,11 @@ async def refuse_if_stuck(handle: WorkflowHandle[Any, Any]) -> WorkflowExecution
     return description
 
 
-async def running(handle: WorkflowHandle[Any, Any]) -> WorkflowExecutionDescription:
+async def running(
+    handle: WorkflowHandle[Any, Any], converter: DataConverter
+) -> WorkflowExecutionDescription:
     """The description of a running journey that can answer; refused otherwise."""
-    description = await refuse_if_stuck(handle)
+    description = await refuse_if_stuck(handle, converter)
     if description.status is not WorkflowExecutionStatus.RUNNING:
         raise JourneyRefused("the journey has ended", Refusal.JOURNEY_ENDED)
     return description

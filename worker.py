@@ -32,8 +32,9 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import JourneyActivities, WorkerConfig, build_activities
+from customer_data import ProtectionError
 from models import TASK_QUEUE, Channel
-from runtime.connection import connect, exit_process
+from runtime.connection import TemporalUnreachable, connect, exit_process
 from runtime.health import Health, Readiness
 from runtime.observability import configure_logging, metrics_runtime
 from workflows import OrderJourney, PostPurchaseJourney
@@ -153,7 +154,11 @@ def main() -> int:
             print(message, file=sys.stderr)
         return 2
     configure_logging(config.log_level, config.log_format)
-    asyncio.run(serve(config))
+    try:
+        asyncio.run(serve(config))
+    except (ProtectionError, TemporalUnreachable) as err:
+        print(err, file=sys.stderr)
+        return 2
     return 0
 
 

@@ -15,6 +15,7 @@ from temporalio import activity
 from activities.channels.http_errors import raise_for_provider_status
 from activities.channels.webhook import SignedWebhook, answered_id
 from activities.ledger import JsonLinesLedger
+from activities.unsealing import Unsealer
 from messages.rendering import Renderer, message_context
 from models import Receipt
 from models.conversation import CustomerReply
@@ -32,14 +33,17 @@ class StoreAlerts:
         *,
         ledger: JsonLinesLedger | None = None,
         webhook: SignedWebhook | None = None,
+        unsealer: Unsealer | None = None,
     ) -> None:
         assert ledger or webhook, "alerts need a file or a webhook"
+        self._unsealer = unsealer or Unsealer()
         self._renderer = renderer
         self._ledger = ledger
         self._webhook = webhook
 
     @activity.defn(name=ALERT_STORE)
     async def alert_store(self, request: AlertRequest) -> Receipt:
+        request = await self._unsealer.alert(request)
         context = message_context(request.order, request.settings, facts=request.facts)
         if request.reply is not None:
             context["reply"] = reply_context(

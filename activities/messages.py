@@ -31,6 +31,7 @@ from activities.stops import (
     leave_unless_stopped,
     pending_send,
 )
+from activities.unsealing import Unsealer
 from messages.feedback_links import feedback_url
 from messages.rendering import (
     RenderedMessage,
@@ -113,12 +114,14 @@ class JourneyActivities:
         alerts: StoreAlerts,
         *,
         feedback_page: str,
+        unsealer: Unsealer | None = None,
     ) -> None:
         self._renderer = renderer
         self._adapters = dict(adapters)
         self._feedback_secret = feedback_secret
         self._feedback_page = feedback_page  # the web service's, where links point
         self.alerts = alerts
+        self._unsealer = unsealer or Unsealer()
 
     @property
     def all(self) -> list[Callable[..., Awaitable[object]]]:
@@ -127,11 +130,13 @@ class JourneyActivities:
 
     @activity.defn(name=SEND_MESSAGE)
     async def send_message(self, request: MessageRequest) -> Receipt:
+        request = await self._unsealer.message(request)
         context = message_context(request.order, request.settings, facts=request.facts)
         return await self._deliver(request, context)
 
     @activity.defn(name=REQUEST_FEEDBACK)
     async def request_feedback(self, request: MessageRequest) -> Receipt:
+        request = await self._unsealer.message(request)
         url = self.feedback_link(request, issued_at=request.scheduled_for)
         context = message_context(request.order, request.settings, url, request.facts)
         return await self._deliver(request, context)

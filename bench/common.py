@@ -23,7 +23,7 @@ from temporalio.client import Client
 
 from activities import WorkerConfig
 from models.search import dev_server_flags
-from runtime.connection import DATA_CONVERTER
+from runtime.connection import PLAIN_CONVERTER
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -89,7 +89,7 @@ async def dev_server(*, precise_timers: bool = False) -> AsyncIterator[DevServer
         deadline = time.monotonic() + 30
         while True:
             try:
-                client = await Client.connect(target, data_converter=DATA_CONVERTER)
+                client = await Client.connect(target, data_converter=PLAIN_CONVERTER)
                 await client.workflow_service.get_system_info(GetSystemInfoRequest())
                 break
             except RuntimeError:

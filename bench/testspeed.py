@@ -25,8 +25,8 @@ from activities import build_activities
 from bench.common import ROOT, Row, binary, median, outbox_config, progress, verdict
 from bench.orders import SETTINGS, order
 from models import JourneyPlan, JourneyStatus, default_plan
-from runtime.connection import DATA_CONVERTER
 from starter import start_journey
+from tests.protection import converter
 from worker import build_worker
 
 TARGET_SECONDS = 1.0
@@ -48,7 +48,7 @@ def thirty_day_plan() -> JourneyPlan:
 async def one_journey() -> float:
     began = time.perf_counter()
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=DATA_CONVERTER,
+        data_converter=converter(),
         test_server_existing_path=binary("temporal-test-server"),
         runtime=QUIET_RUNTIME,
     )

@@ -30,9 +30,11 @@ from typing import Any
 from pydantic import AwareDatetime, TypeAdapter, ValidationError
 from temporalio.service import RPCError
 
+from customer_data import KeyConfigError, ProtectionError, new_key_line, protection_from_env
 from intake import (
     InvalidJourney,
     load_json,
+    validate_customer,
     validate_event,
     validate_feedback,
     validate_journey,
@@ -49,8 +51,10 @@ from operators.preview import preview
 from operators.status import journey_status
 from runtime.connection import TemporalUnreachable, connect, exit_process, web_ui_url
 from starter import (
+    ErasureUnavailable,
     JourneyNotFound,
     JourneyRefused,
+    forget,
     opt_out_journey,
     report_checked,
     submit_feedback,
@@ -198,6 +202,43 @@ async def _preview(args: argparse.Namespace) -> Exit:
         load_json(args.plan, "plan") if args.plan else None,
     )
     print(preview(checked))
+    return Exit.OK
+
+
+async def _forget(args: argparse.Namespace) -> Exit:
+    validate_customer(args.store, customer_id=args.customer, email=args.email, phone=args.phone)
+    client = await connect()
+    done = await forget(
+        client, args.store, customer_id=args.customer, email=args.email, phone=args.phone
+    )
+    if done.customers == 0:
+        print("no such customer in the key store: nothing to erase")
+        return Exit.OK
+    print(f"erased: {done.keys_deleted} data key(s) of {done.customers} customer(s) deleted")
+    for label, ids in (("stopped", done.stopped), ("had ended", done.ended)):
+        for workflow_id in ids:
+            print(f"  {label}: {workflow_id}")
+    for workflow_id in done.unreached:
+        print(f"  did not answer (stops at its next send): {workflow_id}")
+    return Exit.OK
+
+
+async def _keys(args: argparse.Namespace) -> Exit:
+    if args.action == "new":
+        print(new_key_line(args.id))
+        return Exit.OK
+    protection = protection_from_env()  # checks the keys against the key store
+    if protection is None:
+        raise InvalidJourney(["JOURNEY_ENCRYPTION is off: there are no keys to check"])
+    vault = protection.vault
+    if args.action == "rewrap":
+        count = await asyncio.to_thread(vault.rewrap)
+        print(f"rewrapped {count} data key(s) under payload key {vault.ring.current.id!r}")
+        return Exit.OK
+    print(
+        f"keys ok: payload keys {', '.join(vault.ring.ids)} (encrypting with "
+        f"{vault.ring.current.id!r}); key store {vault.store.description}"
+    )
     return Exit.OK
 
 
@@ -363,6 +404,23 @@ def parser() -> argparse.ArgumentParser:
     cancel = command("cancel", _cancel, "cancel a journey: nothing more is sent")
     _journey_argument(cancel)
 
+    erase = command(
+        "forget", _forget, "erase a customer's data (LGPD): delete their key, stop journeys"
+    )
+    erase.add_argument("--store", required=True, help="the store's id")
+    erase.add_argument("--customer", help="the store's customer id")
+    erase.add_argument("--email", help="or the customer's email")
+    erase.add_argument("--phone", help="or the customer's phone, E.164")
+
+    keys = command("keys", _keys, "payload keys: make one, check them, rewrap data keys")
+    keys.add_argument(
+        "action",
+        choices=["new", "check", "rewrap"],
+        help="new: print a fresh key line (id:base64); check: the configured keys against "
+        "the key store; rewrap: wrap every customer's data key under the first key",
+    )
+    keys.add_argument("--id", default="k1", help="new: the key's id (default k1)")
+
     show = command("preview", _preview, "every message of the plan and its send time")
     show.add_argument("order", type=Path, help="JSON file of a delivered order")
     show.add_argument("--settings", type=Path, required=True, help="JSON file of the store")
@@ -390,6 +448,9 @@ def main(argv: list[str] | None = None) -> Exit:
     except TemporalUnreachable as err:
         print(err, file=sys.stderr)
         return Exit.FAILED
+    except (ProtectionError, KeyConfigError, ErasureUnavailable) as err:
+        print(err, file=sys.stderr)
+        return Exit.INVALID
     except RPCError as err:
         print(f"Temporal refused the call: {err}", file=sys.stderr)
         return Exit.FAILED

@@ -2,10 +2,14 @@
 
 Starts the Temporal dev server (Web UI on :8233, state in .journey/temporal.db), a
 worker writing to the outbox .journey/outbox.jsonl, the web service on :8000 (the
-store API and the customer pages), and one demo delivered order whose journey runs a
-day a second, printing each message as it lands. Then, through the store API, it
-reports a second order delivered, whose journey runs at real speed, and prints that
-journey's feedback page and unsubscribe links to try in a browser.
+store API, the customer pages and the codec server), and one demo delivered order whose
+journey runs a day a second, printing each message as it lands. Then, through the store
+API, it reports a second order delivered, whose journey runs at real speed, and prints
+that journey's feedback page and unsubscribe links to try in a browser.
+
+Customer data is encrypted as in production (unless JOURNEY_ENCRYPTION=off): a local
+payload key and an operator token are made once under .journey/, and the Web UI decodes
+payloads through the web service's codec endpoint.
 """
 
 from __future__ import annotations
@@ -28,6 +32,15 @@ from typing import Any
 import httpx
 from temporalio.client import Client
 
+from customer_data import new_key_line
+from customer_data.config import (
+    DEFAULT_KEY_STORE,
+    DEV_KEYS_FILE,
+    ENCRYPTION_ENV,
+    KEY_STORE_ENV,
+    KEYS_ENV,
+    KEYS_FILE_ENV,
+)
 from intake import load_json
 from messages.feedback_links import FEEDBACK_PAGE, feedback_url, service_page, with_token
 from messages.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
@@ -44,6 +57,11 @@ HEALTH_ADDRESS = "127.0.0.1:9465"
 WEB_PORT = 8000
 PUBLIC_URL = f"http://localhost:{WEB_PORT}"
 STORES_DIR = ROOT / "examples" / "stores"
+UI_PORT = 8233
+# The UI answers on both names; the codec server lets either call it from a browser.
+UI_ORIGINS = f"http://localhost:{UI_PORT},http://127.0.0.1:{UI_PORT}"
+OPERATOR_TOKEN_FILE = STATE / "dev-operator-token"
+OPERATOR_TOKENS_ENV = "JOURNEY_OPERATOR_TOKENS"
 
 
 def _temporal_cli() -> str:
@@ -61,6 +79,46 @@ def _dev_secret() -> str:
     if not path.exists():
         path.write_text(secrets.token_hex(32))
     return path.read_text().strip()
+
+
+def _private_file(path: Path, text: str) -> None:
+    """Write a secret readable by its owner only."""
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(text, encoding="utf-8")
+
+
+def _encryption_on() -> bool:
+    return os.environ.get(ENCRYPTION_ENV, "on").strip().lower() not in {"off", "0", "false", "no"}
+
+
+def _dev_protection() -> dict[str, str]:
+    """The encryption settings every process of the demo shares: the payload keys
+    configured in the environment, else a local key file made once (a random key id, so
+    a new file never passes for the old key in a key store it was used with), and the
+    key store under .journey/."""
+    settings = {KEY_STORE_ENV: os.environ.get(KEY_STORE_ENV) or str(DEFAULT_KEY_STORE)}
+    if os.environ.get(KEYS_ENV, "").strip():
+        return settings  # the operator's own keys; a key file beside them is an error
+    keys_file = os.environ.get(KEYS_FILE_ENV, "").strip() or str(DEV_KEYS_FILE)
+    if keys_file == str(DEV_KEYS_FILE) and not DEV_KEYS_FILE.exists():
+        line = new_key_line(f"dev-{secrets.token_hex(4)}")
+        _private_file(
+            DEV_KEYS_FILE,
+            f"# Local development only, made by `python3 dev.py run`.\n{line}\n",
+        )
+        print(f"made a local payload key in {DEV_KEYS_FILE.relative_to(ROOT)}")
+    return {**settings, KEYS_FILE_ENV: keys_file}
+
+
+def _dev_operator_token() -> str:
+    """The operator token of the local codec server, made once per checkout: the Web
+    UI's codec endpoint carries it, so a bookmarked UI keeps decoding across runs."""
+    if configured := os.environ.get(OPERATOR_TOKENS_ENV, "").split(",")[0].strip():
+        return configured
+    if not OPERATOR_TOKEN_FILE.exists():
+        _private_file(OPERATOR_TOKEN_FILE, secrets.token_urlsafe(32))
+    return OPERATOR_TOKEN_FILE.read_text(encoding="utf-8").strip()
 
 
 async def _connect_when_ready(server: subprocess.Popen[bytes], wait_seconds: float = 60) -> Client:
@@ -190,6 +248,13 @@ async def _follow(journey_id: str, handle_done: asyncio.Future[Any]) -> None:
 
 async def run_demo(keep_running: bool) -> int:
     STATE.mkdir(exist_ok=True)
+    encrypted = _encryption_on()
+    # The worker, the web service and this process's own client (runtime.connection
+    # reads the environment) encrypt and decrypt with the same keys and key store.
+    if encrypted:
+        os.environ.update(_dev_protection())
+    token = _dev_operator_token() if encrypted else None
+    codec_endpoint = f"{PUBLIC_URL}/codec/{token}" if token else None
     server_args = [
         _temporal_cli(),
         "server",
@@ -199,7 +264,7 @@ async def run_demo(keep_running: bool) -> int:
         "--port",
         "7233",
         "--ui-port",
-        "8233",
+        str(UI_PORT),
         "--log-level",
         "warn",
         # Operators find journeys by these (README, "Finding journeys").
@@ -209,6 +274,10 @@ async def run_demo(keep_running: bool) -> int:
         "--dynamic-config-value",
         "system.numConsecutiveWorkflowTaskProblemsToTriggerSearchAttribute=2",
     ]
+    if codec_endpoint:
+        # The UI sends payloads to the web service's codec server to show them decoded;
+        # the token in the path stands for the operator's sign-in on this local UI.
+        server_args += ["--ui-codec-endpoint", codec_endpoint]
     # The dev server has the search attributes: start runs with them.
     os.environ.setdefault(SEARCH_ATTRIBUTES_ENV, "1")
     secret = _dev_secret()
@@ -227,8 +296,11 @@ async def run_demo(keep_running: bool) -> int:
         "JOURNEY_PUBLIC_URL": PUBLIC_URL,
         "JOURNEY_STORES_DIR": str(STORES_DIR),
         "JOURNEY_WEB_PORT": str(WEB_PORT),
+        "JOURNEY_UI_ORIGINS": os.environ.get("JOURNEY_UI_ORIGINS", UI_ORIGINS),
     }
-    print("starting the Temporal dev server (Web UI: http://localhost:8233) ...", flush=True)
+    if token and not os.environ.get(OPERATOR_TOKENS_ENV):
+        web_env[OPERATOR_TOKENS_ENV] = token
+    print(f"starting the Temporal dev server (Web UI: http://localhost:{UI_PORT}) ...", flush=True)
     with _process(server_args, STATE / "server.log") as server:
         client = await _connect_when_ready(server)
         with (
@@ -246,6 +318,11 @@ async def run_demo(keep_running: bool) -> int:
             )
             print(f"journey {result.journey_id} started: a day of the journey passes every second")
             print(f"watch it in the Web UI: {web_ui_url(client, result.journey_id)}")
+            if codec_endpoint:
+                print(
+                    f"the Web UI decodes payloads through the codec server at {PUBLIC_URL}/codec "
+                    f"(operator token in {OPERATOR_TOKEN_FILE.relative_to(ROOT)})"
+                )
             print(f"messages land in {OUTBOX.relative_to(ROOT)}; worker log: .journey/worker.log")
             print(f"worker metrics: http://{worker_env['JOURNEY_METRICS_ADDRESS']}/metrics")
             print(f"worker health: {health}")

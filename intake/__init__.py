@@ -26,6 +26,7 @@ from intake.problems import InvalidJourney
 from intake.validation import (
     CheckedEvent,
     timeline_problems,
+    validate_customer,
     validate_event,
     validate_feedback,
     validate_journey,
@@ -47,6 +48,7 @@ __all__ = [
     "parse_json",
     "shared_renderer",
     "timeline_problems",
+    "validate_customer",
     "validate_event",
     "validate_feedback",
     "validate_journey",

@@ -31,7 +31,8 @@ from models.limits import (
     MAX_REASON,
     MAX_SPEEDUP,
 )
-from models.order import BusinessId, Order, journey_id
+from models.order import CONTACT_FIELDS, BusinessId, CustomerIdentifiers, Order, journey_id
+from models.sealed import Sealed
 
 M = TypeVar("M", bound=BaseModel)
 BUSINESS_ID: TypeAdapter[str] = TypeAdapter(BusinessId)
@@ -107,6 +108,15 @@ def _order_dates(order: Order, now: datetime) -> list[str]:
     return problems
 
 
+def _sealed(order: Order) -> list[str]:
+    """Customer data comes in as text; only the service seals it."""
+    return [
+        f"order.customer.{field}: must be text (sealed values are made by the service)"
+        for field in CONTACT_FIELDS
+        if isinstance(getattr(order.customer, field), Sealed)
+    ]
+
+
 def _event_dates(event: OrderEvent, now: datetime) -> list[str]:
     problems = _happened("event.occurred_at", event.occurred_at, now)
     if event.shipment is not None:
@@ -161,7 +171,7 @@ def validate_journey(
     parsed_settings, parsed_plan = _parse_store(settings, plan, speedup, problems)
     if problems or parsed_order is None or parsed_settings is None or parsed_plan is None:
         raise InvalidJourney(problems)
-    problems += _order_dates(parsed_order, now)
+    problems += _sealed(parsed_order) + _order_dates(parsed_order, now)
     if problems:
         raise InvalidJourney(problems)
     problems += timeline_problems(
@@ -217,7 +227,8 @@ def validate_event(
         or parsed_plan is None
     ):
         raise InvalidJourney(problems)
-    problems += _order_dates(parsed_order, now) + _event_dates(parsed_event, now)
+    problems += _sealed(parsed_order) + _order_dates(parsed_order, now)
+    problems += _event_dates(parsed_event, now)
     if problems:
         raise InvalidJourney(problems)
     # Before delivery, the plan is checked as if the order were delivered now.
@@ -246,7 +257,9 @@ def validate_feedback(rating: object, comment: object = None) -> Feedback:
     """A customer's rating and comment, or `InvalidJourney` naming what is wrong."""
     problems: list[str] = []
     feedback = _parse(Feedback, "feedback", {"rating": rating, "comment": comment}, problems)
-    if feedback is None:
+    if feedback is not None and isinstance(feedback.comment, Sealed):
+        problems.append("feedback.comment: must be text (sealed values are made by the service)")
+    if feedback is None or problems:
         raise InvalidJourney(problems)
     return feedback
 
@@ -262,6 +275,22 @@ def validate_reason(reason: object) -> str:
     if found is not None:
         raise InvalidJourney([f"reason: contains the control character U+{ord(found):04X}"])
     return reason
+
+
+def validate_customer(
+    store_id: object,
+    *,
+    customer_id: object = None,
+    email: object = None,
+    phone: object = None,
+) -> CustomerIdentifiers:
+    """Who an erasure is about, or `InvalidJourney` naming what is wrong."""
+    problems: list[str] = []
+    raw = {"store_id": store_id, "customer_id": customer_id, "email": email, "phone": phone}
+    found = _parse(CustomerIdentifiers, "customer", raw, problems)
+    if found is None:
+        raise InvalidJourney(problems)
+    return found
 
 
 def validate_journey_id(store_id: str, order_id: str) -> str:

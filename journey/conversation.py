@@ -41,6 +41,7 @@ from models.conversation import (
 )
 from models.events import FeedbackSubmission, OrderEvent, OrderEventType
 from models.journey import AlertKind
+from models.sealed import Sealed
 from models.stages import OPT_OUT_CONFIRMATION, STAGE_STEPS
 
 if TYPE_CHECKING:
@@ -267,9 +268,10 @@ def take_reply(
     return True
 
 
-def rating_digit(text: str | None) -> int | None:
-    """1 to 5 when the whole message is that one digit ("4", " 4 ", a full-width "４")."""
-    if text is None:
+def rating_digit(text: str | Sealed | None) -> int | None:
+    """1 to 5 when the whole message is that one digit ("4", " 4 ", a full-width "４").
+    A sealed text is never one: the edge seals everything but a lone digit."""
+    if not isinstance(text, str):
         return None
     said = unicodedata.normalize("NFKC", text).strip()
     return int(said) if len(said) == 1 and said in "12345" else None

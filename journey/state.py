@@ -25,7 +25,7 @@ from journey.conversation import (
     request_route,
 )
 from journey.schedule import next_in_window, plan_times
-from journey.stops import CANCELLED, OPTED_OUT
+from journey.stops import CANCELLED, ERASED, OPTED_OUT
 from journey.view import current_details, search_stage
 from models import (
     Channel,
@@ -43,10 +43,11 @@ from models import (
 from models.base import control_character
 from models.conversation import CustomerReply, StatusUpdate
 from models.durations import describe_duration
-from models.errors import STOPS_JOURNEY, Refusal
+from models.errors import STOPS_JOURNEY, Refusal, SendErrorType
 from models.events import ENDS_PROMOTION, Feedback, FeedbackSubmission, OrderEvent, OrderEventType
 from models.journey import AlertKind, AlertRequest, JourneyFacts, JourneyStage, OrderJourneyInput
 from models.limits import MAX_COMMENT, MAX_REASON
+from models.sealed import Sealed
 from models.stages import (
     DELIVERY_APOLOGY,
     FEEDBACK_REMINDER,
@@ -59,6 +60,7 @@ from models.stages import (
 # Timer and dispatch latency: a send this late (in real time) still counts as on time.
 LATE_TOLERANCE = timedelta(minutes=1)
 OPERATOR_OPT_OUT_ID = "operator-opt-out"
+ERASURE_ID = "customer-data-erased"
 PRE_DELIVERY = frozenset({ORDER_CONFIRMATION.id, SHIPPING_UPDATE.id, DELIVERY_APOLOGY.id})
 # Why a journey refuses an update: the refusal's type and what the caller reads.
 Refused = tuple[Refusal, str]
@@ -84,7 +86,11 @@ class JourneyState:
         self._on_record = on_record
         self.facts = Facts(promised_by=journey.order.promised_delivery_by)
         self.facts.last_event_at = clock.now()
-        self.progress = JourneyProgress(journey_id=journey_id, status=JourneyStatus.WAITING)
+        self.progress = JourneyProgress(
+            journey_id=journey_id,
+            status=JourneyStatus.WAITING,
+            customer=journey.order.customer.masks(),
+        )
         self.inbox: list[OrderEvent] = []
         self.agenda: list[Action] = []
         self.unreachable: list[Channel] = []  # channels a provider said cannot reach
@@ -151,7 +157,9 @@ class JourneyState:
                     self.skip_pending(PRE_DELIVERY, f"order {kind}")
             elif kind is OrderEventType.OPTED_OUT and facts.opted_out is None:
                 facts.opted_out = event.reason or OPTED_OUT
-                if facts.stopped is None:
+                if facts.stopped is None and event.event_id == ERASURE_ID:
+                    facts.stopped, facts.stop_kind = ERASED, "erased"
+                elif facts.stopped is None:
                     facts.stopped = f"opted out: {facts.opted_out}"
                     facts.stop_kind = "opted_out"
                 progress.opted_out = True
@@ -191,6 +199,8 @@ class JourneyState:
         if not 1 <= submission.rating <= 5:
             return Refusal.INVALID_RATING, f"rating must be 1 to 5, got {submission.rating}"
         comment = submission.comment
+        if isinstance(comment, Sealed):  # checked at the edge before it was sealed
+            return None
         if comment is not None and len(comment) > MAX_COMMENT:
             return Refusal.INVALID_COMMENT, f"comment is longer than {MAX_COMMENT} characters"
         if comment is not None and control_character(comment, prose=True):
@@ -239,6 +249,17 @@ class JourneyState:
     def waiting_opt_out(self) -> bool:
         """An opt-out waits in the inbox: a send in flight meets it as a stop."""
         return self.waiting(OrderEventType.OPTED_OUT)
+
+    @staticmethod
+    def erasure(at: datetime) -> OrderEvent:
+        """The event an erasure becomes: an opt-out recorded as the customer's data
+        erased, since nothing can be sent to them again."""
+        return OrderEvent(
+            event_id=ERASURE_ID, type=OrderEventType.OPTED_OUT, occurred_at=at, reason=ERASED
+        )
+
+    def erased(self) -> bool:
+        return self.facts.stop_kind == "erased" or any(e.event_id == ERASURE_ID for e in self.inbox)
 
     @staticmethod
     def operator_opt_out(reason: str, at: datetime) -> OrderEvent:
@@ -408,7 +429,11 @@ class JourneyState:
         if action.fallback is not None:
             outcome = fallback_outcome(outcome, action.fallback)
         self.record(outcome)
-        if outcome.error_type in STOPS_JOURNEY:
+        if outcome.error_type == SendErrorType.CUSTOMER_ERASED and facts.stopped is None:
+            # The key is gone though no erasure reached the journey (yet): it stops alike.
+            facts.stopped, facts.stop_kind = ERASED, "erased"
+            self.skip_pending(None, ERASED)
+        elif outcome.error_type in STOPS_JOURNEY:
             facts.stopped = f"{outcome.error_type}: {outcome.error}"
             facts.stop_kind = outcome.error_type
             self.skip_pending(None, f"journey stopped: {outcome.error_type}")

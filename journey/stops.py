@@ -10,6 +10,7 @@ from models.journey import SendCheck
 
 OPTED_OUT = "customer opted out"
 CANCELLED = "cancelled by an operator"
+ERASED = "customer data erased"
 FOUND_AFTER_STOP = "an earlier request got no answer but had landed: found after the stop"
 
 # journey_stopped_sends' `outcome` label, by how the journey recorded the send.
@@ -26,6 +27,10 @@ def failed(base: StepOutcome, error_type: str, error: str) -> StepOutcome:
     if error_type == SendErrorType.NO_MARKETING_CONSENT:
         return base.model_copy(
             update={"status": StepStatus.SKIPPED, "reason": "no marketing consent"}
+        )
+    if error_type == SendErrorType.CUSTOMER_ERASED:
+        return base.model_copy(
+            update={"status": StepStatus.SKIPPED, "reason": ERASED, "error_type": error_type}
         )
     return base.model_copy(
         update={"status": StepStatus.FAILED, "error_type": error_type, "error": error}

@@ -1,6 +1,6 @@
 """What an operator reads of a journey: the run's summary and details in the Web UI,
 its current details as it goes, and the stage its search attribute carries. Plain
-functions of the journey's state; no customer contact details in any of them."""
+functions of the journey's state; contact data only masked (models.sealed)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from models.conversation import CustomerReply, DeliveryStatus, ReplyKind
 from models.durations import describe_duration
 from models.journey import OrderJourneyInput
 from models.order import Order
+from models.sealed import text_length
 
 
 def run_summary(order: Order, delivered_at: datetime | None = None) -> str:
@@ -62,6 +63,8 @@ def current_details(
     skipped, failed or of unknown outcome, what comes next, the customer's replies
     (never their text), the feedback and the stop reason."""
     lines = [f"**Stage** {stage} · {progress.status}"]
+    if progress.customer:
+        lines.append(f"**Customer** {' · '.join(progress.customer.values())}")
     for outcome in progress.steps:
         if outcome.status is StepStatus.SENT:
             at = describe_local(outcome.sent_at or outcome.scheduled_for, timezone)
@@ -116,6 +119,6 @@ def reply_note(reply: CustomerReply, timezone: str) -> str:
     elif reply.kind is ReplyKind.MEDIA:
         what = f"{reply.media_type or 'media'}"
     else:
-        what = f"text, {len(reply.text or '')} characters"
+        what = f"text, {text_length(reply.text)} characters"
     taken = f": {reply.taken_as.replace('_', ' ')}" if reply.taken_as else ""
     return f"reply{to} {at} ({what}){taken}"

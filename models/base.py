@@ -43,14 +43,14 @@ def check_text(text: str, *, prose: bool = False) -> str:
     return text
 
 
-def _not_blank(text: str) -> str:
+def not_blank(text: str) -> str:
     if not text.strip():
         raise ValueError("must not be blank")
     return text
 
 
 # A name people read: not blank. (Control characters are refused for every field.)
-Name = Annotated[str, AfterValidator(_not_blank)]
+Name = Annotated[str, AfterValidator(not_blank)]
 
 
 def _in_calendar(moment: datetime) -> datetime:

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, Field
+
+from models.sealed import Sealed, TextOrSealed
 
 
 class DeliveryStatus(StrEnum):
@@ -93,7 +96,11 @@ class CustomerReply(BaseModel):
     message_id: str = Field(description="Its wamid: what Meta's retries repeat, applied once.")
     received_at: datetime = Field(description="When WhatsApp says the customer sent it.")
     kind: ReplyKind
-    text: str | None = Field(default=None, description="Customer data: what the customer wrote.")
+    text: Annotated[str | Sealed | None, TextOrSealed(str | None)] = Field(
+        default=None,
+        description="Customer data: what the customer wrote, sealed under their key (a "
+        "lone rating digit stays plain: the journey reads it).",
+    )
     media_type: str | None = Field(default=None, description="image, audio, ... for media.")
     keyword: str | None = Field(default=None, description="The opt-out keyword it matched.")
     in_reply_to: str | None = Field(

@@ -43,6 +43,9 @@ class SendErrorType(StrEnum):
     # a dropped connection), and the provider cannot be asked without sending again:
     # the customer may or may not have got the message.
     OUTCOME_UNKNOWN = "SendOutcomeUnknown"
+    # The customer's data was erased (their data key deleted): nothing can be sent to
+    # them again. The journey stops.
+    CUSTOMER_ERASED = "CustomerErased"
 
 
 class RetryableSendErrorType(StrEnum):
@@ -57,6 +60,9 @@ class RetryableSendErrorType(StrEnum):
     # The request left but no answer came back (a read timeout, a dropped connection):
     # the provider may have taken it. Retried under the same key.
     NO_ANSWER = "ProviderNoAnswer"
+    # The worker cannot open the customer's sealed data: no key store, or a payload key
+    # missing from its configuration. Retried: fixing the configuration resumes sends.
+    CUSTOMER_DATA_LOCKED = "CustomerDataLocked"
 
 
 STOPS_JOURNEY = frozenset(
@@ -64,6 +70,7 @@ STOPS_JOURNEY = frozenset(
         SendErrorType.RECIPIENT_REJECTED,
         SendErrorType.RECIPIENT_UNREACHABLE,
         SendErrorType.NO_CONTACT,
+        SendErrorType.CUSTOMER_ERASED,
     }
 )
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, Field, HttpUrl, model_validator
+from pydantic import BaseModel, Field, HttpUrl, StringConstraints, model_validator
 
 from models.base import Moment, Name, Strict
 from models.limits import MAX_COMMENT, MAX_REASON
+from models.sealed import Sealed, TextOrSealed
+
+Comment = Annotated[str, StringConstraints(max_length=MAX_COMMENT)]
 
 
 class OrderEventType(StrEnum):
@@ -59,7 +63,15 @@ class Feedback(Strict):
     PROSE = frozenset({"comment"})
 
     rating: int = Field(ge=1, le=5)
-    comment: str | None = Field(default=None, max_length=MAX_COMMENT)
+    # Sealed under the customer's key when customer data is protected.
+    comment: Annotated[str | Sealed | None, TextOrSealed(Comment | None)] = None
+
+    @property
+    def comment_text(self) -> str | None:
+        """The comment as the customer wrote it, before it was sealed."""
+        if isinstance(self.comment, Sealed):
+            raise TypeError("the comment is sealed")
+        return self.comment
 
 
 class FeedbackSubmission(BaseModel):
@@ -67,4 +79,4 @@ class FeedbackSubmission(BaseModel):
     validator rejects a bad rating with a reason instead of a decoding error."""
 
     rating: int
-    comment: str | None = None
+    comment: str | Sealed | None = None

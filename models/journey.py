@@ -228,3 +228,7 @@ class JourneyProgress(BaseModel):
     replies: list[CustomerReply] = Field(
         default_factory=list, description="The customer's WhatsApp messages, as received."
     )
+    customer: dict[str, str] = Field(
+        default_factory=dict,
+        description="The customer's contact data, masked: e.g. {'email': 'm***@example.com'}.",
+    )

@@ -8,11 +8,19 @@ import zoneinfo
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, WithJsonSchema, field_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 from pydantic.networks import validate_email
 
-from models.base import Channel, Moment, Name, Strict
+from models.base import Channel, Moment, Name, Strict, not_blank
 from models.limits import MAX_ITEMS, MAX_QUANTITY
+from models.sealed import Sealed, TextOrSealed, masked
 
 Locale = Literal["pt-BR", "en"]
 SUPPORTED_LOCALES: tuple[Locale, ...] = ("pt-BR", "en")
@@ -41,6 +49,13 @@ Email = Annotated[
 _E164 = re.compile(r"\+[1-9][0-9]{7,14}")
 
 
+def check_e164(value: str) -> str:
+    if not _E164.fullmatch(value):
+        shown = value if len(value) <= 30 else f"{value[:30]}..."
+        raise ValueError(f"{shown!r} is not an E.164 number such as +5511987654321")
+    return value
+
+
 @functools.cache
 def iana_timezones() -> frozenset[str]:
     """The IANA database's keys, e.g. 'America/Sao_Paulo'. Names of its folders
@@ -48,13 +63,25 @@ def iana_timezones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
+# The customer's personal data: sealed at the edge when customer data is protected.
+ContactField = Literal["name", "email", "phone"]
+CONTACT_FIELDS: tuple[ContactField, ...] = ("name", "email", "phone")
+
+
+PersonName = Annotated[
+    str, StringConstraints(min_length=1, max_length=120), AfterValidator(not_blank)
+]
+
+
 class Customer(Strict):
     id: BusinessId | None = None
-    name: Name = Field(min_length=1, max_length=120)
+    name: Annotated[str | Sealed, TextOrSealed(PersonName)]
     locale: Locale = "pt-BR"
     timezone: str = "America/Sao_Paulo"
-    email: Email | None = None
-    phone: str | None = Field(default=None, description="E.164, e.g. +5511987654321")
+    email: Annotated[str | Sealed | None, TextOrSealed(Email | None)] = None
+    phone: Annotated[str | Sealed | None, TextOrSealed(str | None)] = Field(
+        default=None, description="E.164, e.g. +5511987654321"
+    )
     whatsapp_opt_in: bool = Field(
         default=False, description="The customer agreed to hear from the store on WhatsApp."
     )
@@ -75,15 +102,33 @@ class Customer(Strict):
 
     @field_validator("phone")
     @classmethod
-    def _e164(cls, value: str | None) -> str | None:
-        if value is not None and not _E164.fullmatch(value):
-            shown = value if len(value) <= 30 else f"{value[:30]}..."
-            raise ValueError(f"{shown!r} is not an E.164 number such as +5511987654321")
-        return value
+    def _e164(cls, value: str | Sealed | None) -> str | Sealed | None:
+        return check_e164(value) if isinstance(value, str) else value
 
     @property
     def first_name(self) -> str:
-        return self.name.split()[0]
+        return self.plain("name").split()[0]
+
+    def plain(self, field: ContactField) -> str:
+        """A contact field's text; sealed data must be unsealed first (activities do,
+        through the vault), so reading it sealed is a bug, not a customer's problem."""
+        value = getattr(self, field)
+        if not isinstance(value, str):
+            raise TypeError(f"customer.{field} is {'sealed' if value else 'missing'}")
+        return value
+
+    @property
+    def sealed(self) -> bool:
+        return any(isinstance(getattr(self, f), Sealed) for f in CONTACT_FIELDS)
+
+    def masks(self) -> dict[str, str]:
+        """What operators see of the contact data: masked, sealed or not."""
+        shown = {
+            "name": masked(self.name, "name"),
+            "email": masked(self.email, "email"),
+            "phone": masked(self.phone, "phone"),
+        }
+        return {field: text for field, text in shown.items() if text is not None}
 
 
 class OrderItem(Strict):
@@ -114,6 +159,22 @@ class DeliveredOrder(Order):
 
     def without_delivery(self) -> Order:
         return Order.model_validate(self.model_dump(exclude={"delivered_at"}))
+
+
+class CustomerIdentifiers(Strict):
+    """Who a data subject's request (an erasure) is about: a store's customer, known by
+    any of their id, email or phone."""
+
+    store_id: BusinessId
+    customer_id: BusinessId | None = None
+    email: Email | None = None
+    phone: Annotated[str, AfterValidator(check_e164)] | None = None
+
+    @model_validator(mode="after")
+    def _someone(self) -> CustomerIdentifiers:
+        if self.customer_id is None and self.email is None and self.phone is None:
+            raise ValueError("name the customer: a customer id, an email or a phone")
+        return self
 
 
 def journey_id(store_id: str, order_id: str) -> str:

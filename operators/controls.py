@@ -13,7 +13,7 @@ async def cancel_journey(client: Client, workflow_id: str) -> None:
     """Cancel the run: nothing more is sent; a send in flight ends first and is recorded
     as what the customer got."""
     handle = client.get_workflow_handle(workflow_id)
-    description = await refuse_if_stuck(handle)
+    description = await refuse_if_stuck(handle, client.data_converter)
     if description.status is not WorkflowExecutionStatus.RUNNING:
         status = description.status.name.lower() if description.status else "closed"
         raise JourneyRefused(f"no running journey {workflow_id}: it is {status}")

@@ -72,7 +72,7 @@ async def list_journeys(
         async with gate:
             handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
             try:
-                problem = await stuck(handle, await handle.describe())
+                problem = await stuck(handle, await handle.describe(), client.data_converter)
             except RPCError:
                 problem = None  # it closed since it was listed
         return JourneyRow.of(execution, problem)

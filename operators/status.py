@@ -10,8 +10,10 @@ from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExec
 
 from models import JourneyProgress, StepOutcome, StepStatus
 from models.conversation import CustomerReply, DeliveryStatus, ReplyKind
+from models.sealed import text_length
 from models.search import JOURNEY_STAGE
 from operators.stuck import Stuck, describe, stuck
+from runtime.observability import redact_contacts
 from starter import JourneyNotFound
 from workflows import OrderJourney
 
@@ -76,7 +78,7 @@ def _reply_detail(reply: CustomerReply, like: datetime | None) -> str:
     elif reply.kind is ReplyKind.MEDIA:
         what = reply.media_type or "media"
     else:
-        what = f"text, {len(reply.text or '')} characters"
+        what = f"text, {text_length(reply.text)} characters"
     to = f"  to {reply.answers}" if reply.answers else ""
     taken = f": {reply.taken_as.replace('_', ' ')}" if reply.taken_as else ""
     return f"  {_when(reply.received_at, like)}{to}  ({what}){taken}"
@@ -93,6 +95,8 @@ def format_status(description: WorkflowExecutionDescription, progress: JourneyPr
         + (f" · stage {stage or progress.stage}" if stage or progress.stage else ""),
         f"Started   {_when(description.start_time)}",
     ]
+    if progress.customer:  # masked: the codec server shows them whole, to operators
+        lines.insert(1, f"Customer  {' · '.join(progress.customer.values())}")
     if description.close_time:
         lines.append(f"Closed    {_when(description.close_time)}")
     if progress.events:
@@ -111,7 +115,8 @@ def format_status(description: WorkflowExecutionDescription, progress: JourneyPr
     if failed:
         lines.append("Failed")
     for step in failed:
-        lines.append(f"  {step.step_id:<20} {step.error_type}: {step.error}")
+        # A provider's error text can quote the address it refused.
+        lines.append(f"  {step.step_id:<20} {step.error_type}: {redact_contacts(step.error or '')}")
     if progress.next_step:
         lines.append(
             f"Next      {progress.next_step} at {_when(progress.next_at)}: {progress.next_why}"
@@ -138,7 +143,7 @@ async def journey_status(client: Client, workflow_id: str) -> str:
     description = await describe(handle)
     if description is None:
         raise JourneyNotFound(f"no journey {workflow_id}")
-    problem = await stuck(handle, description)
+    problem = await stuck(handle, description, client.data_converter)
     if problem is not None:
         return format_stuck(description, problem)
     if description.status is WorkflowExecutionStatus.COMPLETED:

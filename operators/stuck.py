@@ -9,7 +9,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.failure.v1 import Failure
 from temporalio.client import WorkflowExecutionDescription, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.converter import DataConverter
+from temporalio.exceptions import FailureError
 from temporalio.service import RPCError, RPCStatusCode
 
 # A workflow task that failed this many times in a row is a bug, not a blip.
@@ -40,10 +43,13 @@ async def describe(handle: WorkflowHandle[Any, Any]) -> WorkflowExecutionDescrip
 
 
 async def stuck(
-    handle: WorkflowHandle[Any, Any], description: WorkflowExecutionDescription
+    handle: WorkflowHandle[Any, Any],
+    description: WorkflowExecutionDescription,
+    converter: DataConverter,
 ) -> Stuck | None:
     """Whether the journey is stuck, and on what error (the first failure the history
-    recorded: the server keeps only that one of a run of identical failures)."""
+    recorded: the server keeps only that one of a run of identical failures).
+    `converter`: the client's, which decrypts the failure's message."""
     raw = description.raw_description
     if description.status is not WorkflowExecutionStatus.RUNNING:
         return None
@@ -55,12 +61,26 @@ async def stuck(
     error, since = "unknown error", None
     async for event in handle.fetch_history_events():
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
-            failure = event.workflow_task_failed_event_attributes.failure
-            error = gist(failure.message) or "unknown error"
-            if failure.HasField("cause") and failure.cause.message:
-                error += f" ({gist(failure.cause.message)})"
+            message, cause = await _messages(
+                event.workflow_task_failed_event_attributes.failure, converter
+            )
+            error = gist(message) or "unknown error"
+            if cause:
+                error += f" ({gist(cause)})"
             since = event.event_time.ToDatetime(tzinfo=UTC)
     return Stuck(attempts, since, error)
+
+
+async def _messages(failure: Failure, converter: DataConverter) -> tuple[str, str]:
+    """A failure's message and its cause's, decrypted: with encryption on, failures
+    keep their messages in their encoded attributes, since a provider's error text can
+    quote a customer's address."""
+    copy = Failure()
+    copy.CopyFrom(failure)
+    error = await converter.decode_failure(copy)
+    message = error.message if isinstance(error, FailureError) else str(error)
+    cause = error.__cause__
+    return message, (cause.message if isinstance(cause, FailureError) else str(cause or ""))
 
 
 def gist(message: str, limit: int = 300) -> str:

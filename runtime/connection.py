@@ -8,6 +8,7 @@ set it is the local dev server on localhost:7233, namespace `default`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
@@ -15,25 +16,50 @@ from urllib.parse import quote
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.envconfig import ClientConfig
 from temporalio.runtime import Runtime
 
-# The one data converter: client, worker, tests and replayer all use it.
-DATA_CONVERTER = pydantic_data_converter
+from customer_data import Protection, protection_from_env
+
+# The data converter without encryption: pydantic models as JSON.
+PLAIN_CONVERTER = pydantic_data_converter
 DEFAULT_ADDRESS = "localhost:7233"
+
+
+def data_converter(protection: Protection | None) -> DataConverter:
+    """The one data converter: client, worker, web service, tests and replayer all use
+    it. With protection, every payload goes through the encryption codec, which also
+    carries the vault that seals and unseals customer data (`customer_data.vault_of`).
+    Failures' messages and stack traces are encrypted too: a provider's error text can
+    quote a customer's address."""
+    if protection is None:
+        return PLAIN_CONVERTER
+    return dataclasses.replace(
+        PLAIN_CONVERTER,
+        payload_codec=protection.codec,
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
 
 
 class TemporalUnreachable(Exception):
     """Temporal could not be reached at the configured address; the message says where."""
 
 
-async def connect(runtime: Runtime | None = None) -> Client:
+async def connect(
+    runtime: Runtime | None = None, protection: Protection | bool | None = True
+) -> Client:
     """`runtime`: the worker's, when it serves metrics (observability.metrics_runtime).
+    `protection`: customer data protection; True reads it from the environment
+    (`customer_data.config`), which raises `ProtectionError` when misconfigured.
     Raises `TemporalUnreachable` with one line when the server cannot be reached."""
+    if protection is True:
+        protection = protection_from_env()
+    converter = data_converter(protection or None)
     config = ClientConfig.load_client_connect_config()
     config.setdefault("target_host", DEFAULT_ADDRESS)
     try:
-        return await Client.connect(**config, data_converter=DATA_CONVERTER, runtime=runtime)
+        return await Client.connect(**config, data_converter=converter, runtime=runtime)
     except (RuntimeError, ValueError) as err:
         detail = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise TemporalUnreachable(

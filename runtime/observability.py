@@ -8,18 +8,23 @@ Unset, no port is opened (several workers may share a host).
 
 Logs: JOURNEY_LOG_FORMAT=json prints one JSON object per line with the workflow id,
 the store and order ids and, inside an activity, the activity type and attempt; `text`
-(the default) prints the same context in parentheses after the message.
+(the default) prints the same context in parentheses after the message. Either way,
+emails and phone numbers are masked in every line, exceptions included: a provider's
+error text can quote the address it refused.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 from temporalio import activity, workflow
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+
+from models.sealed import mask_email, mask_phone
 
 LOG_FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -58,6 +63,23 @@ def journey_context(record: logging.LogRecord) -> dict[str, Any]:
     return {k: v for k, v in context.items() if v is not None}
 
 
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# E.164 with its plus, and Brazilian numbers as WhatsApp's API writes them (55 + DDD +
+# number, no plus); not bare digit runs in general, which are ids and times.
+_PHONE = re.compile(r"\+\d{8,15}\b|\b55\d{10,11}\b")
+
+
+def redact_contacts(text: str) -> str:
+    """`text` with every email and phone number masked."""
+    text = _EMAIL.sub(lambda m: mask_email(m.group()), text)
+    return _PHONE.sub(lambda m: mask_phone(m.group()), text)
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_contacts(super().format(record))
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line, for log pipelines that index fields."""
 
@@ -66,11 +88,11 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact_contacts(record.getMessage()),
             **journey_context(record),
         }
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = redact_contacts(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
@@ -83,5 +105,5 @@ def configure_logging(level: str, log_format: str) -> None:
         workflow.logger.workflow_info_on_message = False
         activity.logger.activity_info_on_message = False
     else:
-        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+        handler.setFormatter(TextFormatter(TEXT_FORMAT))
     logging.basicConfig(level=level, handlers=[handler], force=True)

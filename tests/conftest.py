@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -11,9 +12,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities import JourneyActivities, WorkerConfig, build_activities
 from models import search
-from runtime.connection import DATA_CONVERTER
 from tests.fake_email import FakeEmail
 from tests.fake_whatsapp import FakeWhatsApp
+from tests.protection import converter, protection_env
 
 if TYPE_CHECKING:
     from tests.harness import Harness
@@ -31,6 +32,12 @@ def binary(name: str) -> str:
 
 
 LAYERS = ("unit", "workflow", "integration", "browser")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Customer data is encrypted in tests as in production: the worker, web service
+    # and command-line processes the tests start inherit the session's keys.
+    os.environ.update(protection_env())
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -57,7 +64,7 @@ def test_server() -> str:
 async def time_skipping_env(test_server: str) -> AsyncIterator[WorkflowEnvironment]:
     """A fresh time-skipping server per test: its clock is global to the environment."""
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=DATA_CONVERTER, test_server_existing_path=test_server
+        data_converter=converter(), test_server_existing_path=test_server
     )
     try:
         yield env
@@ -69,7 +76,7 @@ async def time_skipping_env(test_server: str) -> AsyncIterator[WorkflowEnvironme
 async def indexed_env(temporal_cli: str) -> AsyncIterator[WorkflowEnvironment]:
     """The dev server with the journey's search attributes registered, as in production."""
     env = await WorkflowEnvironment.start_local(
-        data_converter=DATA_CONVERTER,
+        data_converter=converter(),
         dev_server_existing_path=temporal_cli,
         search_attributes=search.ALL,
     )

@@ -23,8 +23,8 @@ from typing import Any
 import httpx
 from temporalio.client import Client
 
-from runtime.connection import DATA_CONVERTER
 from tests.conftest import FEEDBACK_SECRET
+from tests.protection import converter
 from tests.provider_sink import Answer, SinkRecords
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,7 +117,7 @@ class DevServer:
                     continue
                 raise AssertionError(f"dev server exited ({self.proc.returncode}); see {self.log}")
             try:
-                client = await Client.connect(self.target, data_converter=DATA_CONVERTER)
+                client = await Client.connect(self.target, data_converter=converter())
                 await client.count_workflows()
                 return client
             except Exception:

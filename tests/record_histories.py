@@ -8,7 +8,8 @@ v1 histories are of PostPurchaseJourney, the workflow type before OrderJourney.
 `*-indexed-*` histories come from the dev server with the search attributes registered
 (the time-skipping server has none), with journey time sped up instead of skipped; so do
 the stops that race a send (from v5), which need real time: a held request, an HTTP
-timeout, a retry's backoff.
+timeout, a retry's backoff. From v8 histories are encrypted, as in production, under the
+fixed test keys of tests/protection.py, with contact data sealed.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities import JourneyActivities, WorkerConfig, build_activities
+from journey.conversation import rating_digit
 from models import JourneyProgress, search
 from models.conversation import (
     CustomerReply,
@@ -35,13 +37,14 @@ from models.conversation import (
     ReplyKind,
     StatusUpdate,
 )
-from runtime.connection import DATA_CONVERTER
-from starter import report_event
+from models.sealed import Sealed
+from starter import forget, report_event
 from tests import builders
 from tests.conftest import FEEDBACK_SECRET
 from tests.harness import waiting_to_retry
 from tests.journeys import Journey, running_worker
 from tests.processes import wait_until
+from tests.protection import converter, protection
 from tests.provider_sink import Answer, ProviderSink
 from workflows import OrderJourney
 
@@ -123,17 +126,28 @@ async def _status(journey: Journey, step: int, status: DeliveryStatus, **fields:
 async def _says(journey: Journey, message_id: str, text: str, **fields: object) -> None:
     """The customer's WhatsApp message, as the webhook signals it to the newest journey."""
     assert journey.handle is not None
+    kept: str | Sealed = text
+    if rating_digit(text) is None:  # sealed, as the web service seals it
+        kept = await protection().vault.seal_comment(journey.handle.id, text)
     reply = CustomerReply.model_validate(
         {
             "message_id": message_id,
             "received_at": await journey.env.get_current_time(),
             "kind": ReplyKind.TEXT,
-            "text": text,
+            "text": kept,
             "taker": True,
             **fields,
         }
     )
     await journey.handle.signal(OrderJourney.customer_reply, reply)
+
+
+async def erased(journey: Journey) -> None:
+    """The customer is forgotten after the thanks: their key goes, the journey stops."""
+    await journey.report("delivered")
+    await journey.wait(days=2)
+    done = await forget(journey.env.client, "loja-1", email="ana@example.com")
+    assert done.stopped == ["post-purchase:loja-1:PED-1"], done
 
 
 async def whatsapp_statuses(journey: Journey) -> None:
@@ -184,7 +198,7 @@ async def _record(
     name: str, scenario: Scenario, activities: JourneyActivities, test_server: str
 ) -> None:
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=DATA_CONVERTER, test_server_existing_path=test_server
+        data_converter=converter(), test_server_existing_path=test_server
     )
     try:
         async with running_worker(env.client, activities) as task_queue:
@@ -251,7 +265,7 @@ async def _record_live(
     `indexed`: started with its search attributes, so it upserts JourneyStage and
     NextActionAt."""
     env = await WorkflowEnvironment.start_local(
-        data_converter=DATA_CONVERTER,
+        data_converter=converter(),
         dev_server_existing_path=temporal_cli,
         search_attributes=search.ALL if indexed else (),
     )
@@ -308,6 +322,7 @@ async def main(version: str) -> None:
             ("order-whatsapp-undeliverable", whatsapp_undeliverable),
             ("order-whatsapp-reply-and-rating", whatsapp_reply_and_rating),
             ("order-whatsapp-opt-out", whatsapp_opt_out),
+            ("order-erased", erased),
         ]:
             await _record(f"{version}-{name}", scenario, activities, test_server)
         # A day a second leaves time to opt out before the first send; twenty days a

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import uvicorn
 from pydantic import ValidationError
 
+from customer_data import ProtectionError
 from runtime.connection import exit_process
 from runtime.observability import configure_logging
 from web.app import create_app
@@ -56,6 +57,9 @@ def main() -> int:
     except InvalidStores as err:
         for line in err.problems:
             print(line, file=sys.stderr)
+        return 2
+    except ProtectionError as err:
+        print(err, file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
     server = GracefulServer(

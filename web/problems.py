@@ -32,6 +32,7 @@ TITLES = {
     415: "Unsupported media type",
     422: "Invalid input",
     500: "Internal error",
+    501: "Not available here",
     503: "Temporal unavailable",
 }
 

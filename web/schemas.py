@@ -37,6 +37,25 @@ class JourneyAnswer(BaseModel):
     answer: str = Field(description="What the journey answered, e.g. 'feedback received'.")
 
 
+class ErasureBody(BaseModel):
+    """Who to forget: any of the store's customer id, their email or their phone."""
+
+    customer_id: str | None = Field(default=None, description="The store's customer id.")
+    email: str | None = None
+    phone: str | None = Field(default=None, description="E.164, e.g. +5511987654321")
+
+
+class ErasureDone(BaseModel):
+    customers: int = Field(description="Customers found by the identifiers given.")
+    keys_deleted: int = Field(description="Data keys deleted: their data is now unreadable.")
+    stopped: list[str] = Field(description="Journeys stopped now, recorded as erased.")
+    ended: list[str] = Field(description="Journeys that had ended; their data is unreadable too.")
+    unreached: list[str] = Field(
+        description="Journeys that did not answer (stuck, no worker): they stop at their "
+        "next send, which finds the key gone."
+    )
+
+
 def body_of(model: type[BaseModel]) -> dict[str, object]:
     """`openapi_extra` documenting a JSON body the handler reads raw."""
     return {

@@ -125,6 +125,19 @@ class OrderJourney:
             self._wake = True
         workflow.set_current_details(state.details())
 
+    @workflow.update
+    def erase(self) -> str:
+        """The customer's data was erased (their data key deleted): stop every message,
+        recorded as erased. Sent by `forget`; sending it twice is harmless."""
+        if self._state.erased():
+            return "already erased"
+        self.event(self._state.erasure(workflow.now()))
+        return "erased"
+
+    @erase.validator
+    def _accept_erase(self) -> None:
+        _refuse(self._state.refuse_opt_out(""))
+
     @workflow.query
     def progress(self) -> JourneyProgress:
         return self._state.progress

@@ -12,6 +12,7 @@ from pathlib import Path
 from activities.channels.base import ABSENT, Lookup, OutgoingMessage
 from activities.ledger import JsonLinesLedger
 from models import Channel, Receipt
+from models.sealed import mask_email, mask_phone
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +28,12 @@ class OutboxAdapter:
         record = message.model_dump(mode="json")
         message_id, duplicate = await self._ledger.append_once(message.idempotency_key, record)
         if not duplicate:
+            # The address masked and no subject: its text greets the customer by name.
             log.info(
-                "outbox: %s → %s [%s] %s",
+                "outbox: %s → %s [%s]",
                 message.step_id,
-                message.to,
+                mask_email(message.to) if "@" in message.to else mask_phone(message.to),
                 message.channel,
-                message.subject,
                 extra={"journey_id": message.journey_id, "order_id": message.order_id},
             )
         return Receipt(

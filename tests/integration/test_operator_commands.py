@@ -177,6 +177,9 @@ async def test_operators_find_read_and_steer_journeys_by_search_attributes(
         assert "stage delivered" in status.stdout
         assert "Next      thanks at " in status.stdout
         assert "1 day after delivery, in the send window" in status.stdout
+        # The customer, masked: contacts in full only through the codec server.
+        assert "Customer  A*** S*** · a***@example.com · +55 11 9****-4321" in status.stdout
+        assert "ana@example.com" not in status.stdout
 
         first = await _cli(env, "opt-out", "loja-b", "B-1", "--reason", "asked by phone")
         assert first.stdout.strip() == "opted out: post-purchase:loja-b:B-1", first.stderr

@@ -18,6 +18,7 @@ from operators.stuck import STUCK_AFTER_ATTEMPTS
 from tests import builders
 from tests.processes import ROOT, WorkerProcess, free_port, wait_until
 from tests.prometheus import total
+from tests.protection import protection_env
 
 WORKFLOW_ID = "post-purchase:loja-1:STUCK-1"
 
@@ -34,7 +35,7 @@ def cli(env: WorkflowEnvironment, *args: str) -> subprocess.CompletedProcess[str
     return subprocess.run(
         [sys.executable, "starter.py", *args],
         cwd=ROOT,
-        env={"PATH": "/usr/bin:/bin", "TEMPORAL_ADDRESS": target},
+        env={"PATH": "/usr/bin:/bin", "TEMPORAL_ADDRESS": target, **protection_env()},
         capture_output=True,
         text=True,
         timeout=60,

@@ -29,6 +29,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from models import JourneyProgress, StepStatus
 from models.conversation import ReplyKind, ReplyUse
+from models.sealed import Sealed
 from models.search import CUSTOMER_PHONE_HASH
 from operators.status import journey_status
 from tests import builders, fake_email, fake_whatsapp, web_service
@@ -36,6 +37,7 @@ from tests.conftest import FEEDBACK_SECRET
 from tests.fake_email import FakeEmail
 from tests.fake_meta import APP_SECRET, VERIFY_TOKEN, FakeMeta, message_payload
 from tests.processes import ROOT, WorkerProcess, free_port, wait_until
+from tests.protection import revealed
 from tests.providers import APPROVED, UNSUBSCRIBE_URL, WHATSAPP_TEMPLATES
 from tests.web_service import post_signed, running_service
 from whatsapp.phones import phone_hash
@@ -289,6 +291,11 @@ async def test_a_free_text_reply_reaches_the_store_and_a_digit_to_the_request_is
     assert (alert["kind"], alert["order_id"]) == ("customer_reply", "PED-RESPOSTA")
     assert alert["reply"]["text"] == complaint and alert["reply"]["answers"] == "thanks"
     assert complaint in alert["text"] and 'resposta à mensagem "thanks"' in alert["text"]
+    # The journey keeps the customer's words sealed under their key; operators read its
+    # length, and the codec server reveals it to them.
+    [kept] = (await journey.query(OrderJourney.progress)).replies
+    assert isinstance(kept.text, Sealed) and complaint not in kept.model_dump_json()
+    assert await revealed(kept.text) == complaint
 
     # "2", answering the feedback request: the rating, a low one.
     assert (await d.says("2", "wamid.IN2", quoting=request.id)).status_code == 200

@@ -98,5 +98,12 @@ async def test_counters_on_the_metrics_endpoint_match_the_journeys(
         assert any(e["message"].startswith("journey of order M-1 started") for e in about_m1)
         assert all(e["workflow_id"] == "post-purchase:loja-1:M-1" for e in about_m1)
         assert all(e["store_id"] == "loja-1" for e in about_m1)
+        # No contact of the customer in any line, masked addresses only.
+        log = (tmp_path / "worker.log").read_text()
+        customer = builders.ORDER["customer"]
+        for contact in (customer["email"], customer["phone"].lstrip("+"), customer["name"]):
+            assert contact not in log
+        assert not any("Ana" in e["message"] for e in entries)
+        assert any("+55 11 9****-4321" in e["message"] for e in about_m1)
     finally:
         worker.stop()

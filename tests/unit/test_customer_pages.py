@@ -17,7 +17,6 @@ from temporalio.client import Client
 
 from messages.rendering import Renderer
 from models.order import SUPPORTED_LOCALES, Locale
-from runtime.connection import DATA_CONVERTER
 from tests.customer_pages import (
     REVIEW_URL,
     assert_a_safe_page,
@@ -28,6 +27,7 @@ from tests.customer_pages import (
     unsubscribe_link,
 )
 from tests.processes import free_port
+from tests.protection import converter
 from tests.web_service import running_service
 from web.customer_links import NoticeReason
 from web.routers.customer_pages import ONE_CLICK_FIELD, ONE_CLICK_VALUE
@@ -47,7 +47,7 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
     nowhere = await Client.connect(
         f"127.0.0.1:{free_port()}",
         lazy=True,
-        data_converter=DATA_CONVERTER,
+        data_converter=converter(),
     )
     stores = registered_store(tmp_path / "stores")
     async with (

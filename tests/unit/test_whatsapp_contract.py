@@ -165,5 +165,5 @@ def test_control_characters_in_a_customers_text_are_replaced_and_long_text_is_cu
     message["text"]["body"] = "linha 1\nlinha\u202e 2\x00" + "a" * 5000
     [read_message] = read(document).messages
     text = read_message.reply.text
-    assert text is not None and text.startswith("linha 1\nlinha\ufffd 2\ufffd")
+    assert isinstance(text, str) and text.startswith("linha 1\nlinha\ufffd 2\ufffd")
     assert len(text) == 4096 and text.endswith("…")

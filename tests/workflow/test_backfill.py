@@ -23,11 +23,11 @@ from intake import validate_store
 from intake.backfill import backfill, count_lines, jitter_offset, read_lines
 from models import JourneyProgress, JourneyStatus
 from models.journey import OrderJourneyInput
-from runtime.connection import DATA_CONVERTER
 from starter import start_journey
 from tests import builders
 from tests.clock import advance_to
 from tests.journeys import running_worker
+from tests.protection import converter
 
 ROOT = Path(__file__).resolve().parents[2]
 SIX_HOURS = timedelta(hours=6)
@@ -52,7 +52,7 @@ async def started_input(client: Client, workflow_id: str) -> OrderJourneyInput:
     first = history.events[0]
     assert first.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
     payloads = first.workflow_execution_started_event_attributes.input.payloads
-    [journey] = await DATA_CONVERTER.decode(payloads, [OrderJourneyInput])
+    [journey] = await converter().decode(payloads, [OrderJourneyInput])
     assert isinstance(journey, OrderJourneyInput)
     return journey
 

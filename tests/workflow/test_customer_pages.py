@@ -22,7 +22,6 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities import JourneyActivities
 from models import JourneyProgress, JourneyStatus
-from runtime.connection import DATA_CONVERTER
 from starter import opt_out
 from tests import builders
 from tests.clock import advance_to
@@ -37,6 +36,7 @@ from tests.customer_pages import (
     unsubscribe_link,
 )
 from tests.journeys import Journey, running_worker
+from tests.protection import converter, revealed
 from tests.web_service import running_service
 from workflows import OrderJourney
 
@@ -145,7 +145,7 @@ async def test_a_rating_reaches_the_journey_once_and_a_second_is_told_it_arrived
     assert "update submit_feedback" in site.temporal_calls
     feedback = (await progress(journey)).facts.feedback
     assert feedback is not None
-    assert (feedback.rating, feedback.comment) == (2, "A caixa chegou amassada")
+    assert (feedback.rating, await revealed(feedback.comment)) == (2, "A caixa chegou amassada")
 
     again = await site.rate(token, "5", "Mudei de ideia")
     assert (again.status_code, heading(again)) == (409, "Sua avaliação já chegou")
@@ -268,12 +268,12 @@ async def test_temporal_out_of_reach_gets_a_try_again_page(
     test_server: str, tmp_path: Path
 ) -> None:
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=DATA_CONVERTER, test_server_existing_path=test_server
+        data_converter=converter(), test_server_existing_path=test_server
     )
     delivered = await advance_to(env, "10:00")
     client = await Client.connect(
         env.client.service_client.config.target_host,
-        data_converter=DATA_CONVERTER,
+        data_converter=converter(),
         retry_config=RetryConfig(max_retries=1, initial_interval_millis=10),
     )
     await env.shutdown()  # Temporal goes away while the service runs

@@ -19,12 +19,12 @@ from temporalio.testing import WorkflowEnvironment
 from activities import WorkerConfig, build_activities
 from models import JourneyStatus, StepPurpose, StepStatus, default_plan
 from models.stages import STAGE_STEPS
-from runtime.connection import DATA_CONVERTER
 from starter import FeedbackRejected, report_event, submit_feedback
 from tests import builders
 from tests.clock import MONDAY, SATURDAY, SUNDAY, TUESDAY, WEDNESDAY, advance_to
 from tests.conftest import FEEDBACK_SECRET, binary
 from tests.journeys import outbox_lines, running_worker
+from tests.protection import converter
 
 EVENTS = ["placed", "shipped", "delivered", "returned", "refunded", "cancelled", "opted_out"]
 ACTIONS = [*EVENTS, "feedback", "repeat"]
@@ -54,7 +54,7 @@ async def play(
     start: tuple[int, int, int], actions: list[tuple[str, int, int]], workdir: Path
 ) -> None:
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=DATA_CONVERTER, test_server_existing_path=binary("temporal-test-server")
+        data_converter=converter(), test_server_existing_path=binary("temporal-test-server")
     )
     weekday, hour, minute = start
     await advance_to(env, time(hour, minute), weekday=weekday)

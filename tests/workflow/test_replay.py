@@ -6,12 +6,16 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from google.protobuf import json_format
+from temporalio.api.common.v1 import Payload
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from runtime.connection import DATA_CONVERTER
+from models import JourneyProgress
+from tests.protection import converter
 from worker import sandbox_runner
 from workflows import OrderJourney, PostPurchaseJourney
 from workflows.order_journey import (
@@ -171,7 +175,7 @@ async def test_history_replays_without_nondeterminism(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
     replayer = Replayer(
         workflows=[OrderJourney, PostPurchaseJourney],
-        data_converter=DATA_CONVERTER,
+        data_converter=converter(),
         workflow_runner=sandbox_runner(),
     )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
@@ -232,3 +236,69 @@ def test_since_v7_journeys_hear_whatsapp_and_only_runs_that_got_its_signals_carr
     opted_out = scheduled_keys(HISTORIES_BY_NAME["v7-order-whatsapp-opt-out"])
     assert opted_out[-1] == "post-purchase:loja-1:PED-1:opt_out_confirmation"
     assert opted_out.count(opted_out[-1]) == 1
+
+
+# Payloads the workers never wrote: the SDK core's patch markers, and the server's word
+# when it cancels a send that never started ("ACTIVITY_ID_NOT_STARTED").
+NOT_OURS = {"markerRecordedEventAttributes", "activityTaskCanceledEventAttributes"}
+
+
+def payloads_of(path: Path) -> list[dict[str, Any]]:
+    """Every payload of a history's inputs, results, signals and updates that the
+    journey's own processes wrote."""
+    found: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "payloads" in node and isinstance(node["payloads"], list):
+                found.extend(node["payloads"])
+            for key, value in node.items():
+                if key not in NOT_OURS:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(json.loads(path.read_text(encoding="utf-8"))["events"])
+    return found
+
+
+ENCRYPTED = base64.b64encode(b"binary/encrypted").decode()
+
+
+def test_since_v8_every_payload_is_encrypted_and_an_erased_run_stops_as_erased() -> None:
+    """v8 runs were recorded as production runs them: every payload encrypted under the
+    test key, contact data sealed inside. Older runs stay readable and replay alike."""
+    v8 = [path for path in HISTORIES if version(path) >= 8]
+    assert {p.stem for p in v8} >= {
+        "v8-order-delivered",
+        "v8-order-whatsapp-reply-and-rating",
+        "v8-order-erased",
+        "v8-order-indexed",
+    }
+    for path in v8:
+        payloads = payloads_of(path)
+        assert payloads, path.stem
+        assert {p["metadata"]["encoding"] for p in payloads} == {ENCRYPTED}, path.stem
+        text = path.read_text(encoding="utf-8")
+        assert "Ana Souza" not in text and "ana@example.com" not in text, path.stem
+    assert all(
+        p["metadata"]["encoding"] != ENCRYPTED
+        for path in HISTORIES
+        if version(path) < 8
+        for p in payloads_of(path)
+    )
+
+
+async def test_the_erased_run_decodes_to_a_journey_stopped_as_erased() -> None:
+    events = json.loads(HISTORIES_BY_NAME["v8-order-erased"].read_text(encoding="utf-8"))
+    [completed] = [
+        e["workflowExecutionCompletedEventAttributes"]
+        for e in events["events"]
+        if "workflowExecutionCompletedEventAttributes" in e
+    ]
+    payload = json_format.ParseDict(completed["result"]["payloads"][0], Payload())
+    [progress] = await converter().decode([payload], [JourneyProgress])
+    assert progress.stop_reason == "customer data erased"
+    assert [s.status for s in progress.steps][:1] == ["sent"]
+    assert progress.customer["email"] == "a***@example.com"

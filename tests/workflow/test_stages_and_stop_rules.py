@@ -21,11 +21,13 @@ from activities import JourneyActivities
 from intake import InvalidJourney
 from models import JourneyProgress, JourneyStatus, MessageRequest, Receipt, StepStatus
 from models.events import Feedback, FeedbackSubmission
+from models.sealed import Sealed
 from models.sending import SEND_MESSAGE
 from starter import FeedbackRejected, JourneyNotFound, report_event, submit_feedback
 from tests import builders
 from tests.clock import TUESDAY, advance_to
 from tests.journeys import Journey, local_midnight, outbox_lines, running_worker
+from tests.protection import revealed
 from worker import worker_options
 from workflows import OrderJourney
 
@@ -184,7 +186,10 @@ async def test_feedback_before_the_request_thanks_and_skips_the_request(
     assert reasons(progress) == {"feedback_request": "feedback already received"}
     assert "feedback_reminder" not in [s.step_id for s in progress.steps]
     assert "support_followup" not in groups["sent"] and alerts(outbox_path) == []
-    assert progress.facts.feedback == Feedback(rating=5, comment="Adorei!")
+    feedback = progress.facts.feedback
+    assert feedback is not None and feedback.rating == 5
+    # The comment is kept sealed under the customer's key.
+    assert isinstance(feedback.comment, Sealed) and await revealed(feedback.comment) == "Adorei!"
     # A happy customer still gets the public review invitations and the coupon.
     assert {"photo_invite", "come_back_coupon"} <= set(groups["sent"])
 

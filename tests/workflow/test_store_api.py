@@ -10,11 +10,12 @@ import os
 import random
 import subprocess
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
@@ -279,3 +280,45 @@ async def test_the_documented_shell_example_signs_and_posts_an_event(service) ->
         "event": "placed:evt-1001-placed",
     }
     assert await exists(env, answer["journey_id"])
+
+
+async def test_an_erasure_forgets_the_customer_and_stops_their_journey(service) -> None:
+    env, url, now = service
+    customer = {"id": "C-erase", "email": "erase.me@example.com", "phone": "+5511955554444"}
+    started = {"order": dict(order(), customer={**order()["customer"], **customer})}
+    erasures = f"{url}/v1/stores/{STORE_ID}/erasures"
+    async with httpx.AsyncClient() as http:
+        await post_signed(
+            http, f"{url}/v1/stores/{STORE_ID}/events", {**started, "event": event("placed", now)}
+        )
+        nobody = await post_signed(http, erasures, {})
+        forged = await http.post(
+            erasures,
+            content=json.dumps({"customer_id": "C-erase"}).encode(),
+            headers={"Content-Type": "application/json", SIGNATURE_HEADER: "t=1,v1=00"},
+        )
+        still_running = await progress_of(env, JOURNEY)
+        erased = await post_signed(http, erasures, {"email": "Erase.Me@example.com"})
+        handle = env.client.get_workflow_handle(JOURNEY, result_type=JourneyProgress)
+        # A stopped journey stays a day to hear WhatsApp's statuses of its last message.
+        await env.sleep(timedelta(days=2))
+        assert (await handle.describe()).status is WorkflowExecutionStatus.COMPLETED
+        result = await handle.result()
+        again = await post_signed(http, erasures, {"customer_id": "C-erase"})
+
+    assert nobody.status_code == 422
+    assert nobody.headers["content-type"] == "application/problem+json"
+    assert "name the customer" in nobody.text
+    assert forged.status_code == 401
+    assert not still_running.opted_out, "a refused request applies nothing"
+    assert erased.status_code == 200, erased.text
+    assert erased.json() == {
+        "customers": 1,
+        "keys_deleted": 1,
+        "stopped": [JOURNEY],
+        "ended": [],
+        "unreached": [],
+    }
+    assert (again.json()["keys_deleted"], again.json()["ended"]) == (0, [JOURNEY])
+    assert result.stop_reason == "customer data erased"
+    assert result.customer["email"] == "e***@example.com"

@@ -22,7 +22,6 @@ from activities import build_activities
 from models import JourneyProgress, StepStatus
 from models.conversation import DeliveryStatus
 from operators.status import journey_status
-from runtime.connection import DATA_CONVERTER
 from starter import start_journey
 from tests import builders
 from tests.clock import advance_to
@@ -38,6 +37,7 @@ from tests.fake_meta import (
 from tests.fake_whatsapp import Sent
 from tests.journeys import running_worker
 from tests.processes import wait_until
+from tests.protection import converter
 from tests.providers import APPROVED, WHATSAPP_TEMPLATES, provider_config
 from tests.web_service import running_service
 from whatsapp.signature import SIGNATURE_HEADER, sign
@@ -286,7 +286,7 @@ async def test_when_temporal_does_not_answer_meta_gets_a_503_to_deliver_it_again
     test_server: str,
 ) -> None:
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=DATA_CONVERTER, test_server_existing_path=test_server
+        data_converter=converter(), test_server_existing_path=test_server
     )
     secrets = {
         "whatsapp_app_secret": APP_SECRET,

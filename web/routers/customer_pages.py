@@ -85,7 +85,7 @@ async def give_feedback(
             return _feedback_form(
                 request, linked, token, locale, 422, wrong=wrong, rating=rating, comment=comment
             )
-        await _submitted(client, linked, feedback.rating, feedback.comment)
+        await _submitted(client, linked, feedback.rating, feedback.comment_text)
     except Notice as notice:
         return notice.page(request, locale)
     low = feedback.rating <= linked.store.settings.low_rating

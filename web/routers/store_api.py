@@ -23,7 +23,7 @@ from web.schemas import EventAccepted, EventBody, FeedbackBody, JourneyAnswer, O
 router = APIRouter(prefix="/v1/stores/{store_id}", tags=["store API"])
 
 
-def _object(body: bytes, limit: int, fields: set[str], required: set[str]) -> dict[str, Any]:
+def json_object(body: bytes, limit: int, fields: set[str], required: set[str]) -> dict[str, Any]:
     """The body as a JSON object with only `fields`, or 422 naming what is wrong."""
     document = parse_json(body, "body", max_bytes=limit)
     if not isinstance(document, dict):
@@ -49,7 +49,9 @@ async def report(
 ) -> EventAccepted:
     """A repeat of an event (same `event_id`) is harmless: the journey applies it once,
     however many times it is POSTed."""
-    document = _object(signed.body, settings.max_body_bytes, {"order", "event"}, {"order", "event"})
+    document = json_object(
+        signed.body, settings.max_body_bytes, {"order", "event"}, {"order", "event"}
+    )
     store = signed.store
     checked = validate_event(
         document["order"],
@@ -95,7 +97,7 @@ async def feedback(
     settings: Settings,
     client: TemporalClient,
 ) -> JourneyAnswer:
-    document = _object(signed.body, settings.max_body_bytes, {"rating", "comment"}, {"rating"})
+    document = json_object(signed.body, settings.max_body_bytes, {"rating", "comment"}, {"rating"})
     answer = await _answer(
         request,
         submit_feedback(client, store_id, order_id, document["rating"], document.get("comment")),
@@ -119,7 +121,7 @@ async def opt_out_of(
     settings: Settings,
     client: TemporalClient,
 ) -> JourneyAnswer:
-    document = _object(signed.body, settings.max_body_bytes, {"reason"}, set())
+    document = json_object(signed.body, settings.max_body_bytes, {"reason"}, set())
     reason = validate_reason(document.get("reason", ""))
     return await _answer(request, opt_out(client, store_id, order_id, reason), store_id, order_id)
 

@@ -28,8 +28,10 @@ from pydantic import BaseModel, Field
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from customer_data import vault_of
 from intake import InvalidJourney, parse_json
-from models.conversation import ReplyKind
+from journey.conversation import rating_digit
+from models.conversation import CustomerReply, ReplyKind
 from models.search import CUSTOMER_PHONE_HASH, STORE_ID
 from web.dependencies import Settings, Stores, TemporalClient, bounded_body
 from web.problems import Problem
@@ -233,7 +235,7 @@ async def _deliver_messages(
         reply = message.reply
         keyword = (
             opt_out_keyword(reply.text, store.whatsapp.opt_out_keywords)
-            if (reply.kind is ReplyKind.TEXT and reply.text)
+            if (reply.kind is ReplyKind.TEXT and isinstance(reply.text, str) and reply.text)
             else None
         )
         if keyword is not None:
@@ -261,11 +263,22 @@ async def _hand_over(
         if not taker and kind is not ReplyKind.OPT_OUT and message.reply.in_reply_to is None:
             break
         reply = message.reply.model_copy(update={"taker": taker, "kind": kind, "keyword": keyword})
+        reply = await _sealed(client, journey_id, reply)
         handle = client.get_workflow_handle_for(OrderJourney.run, journey_id)
         reached += await _signalled(
             handle.signal(OrderJourney.customer_reply, reply, rpc_timeout=RPC_TIMEOUT)
         )
     return reached
+
+
+async def _sealed(client: Client, journey_id: str, reply: CustomerReply) -> CustomerReply:
+    """The reply with the customer's words sealed under the journey's customer's key,
+    so that forgetting them forgets what they wrote. A lone rating digit stays plain:
+    the journey reads it, and it says nothing about anyone."""
+    vault, text = vault_of(client), reply.text
+    if vault is None or not isinstance(text, str) or rating_digit(text) is not None:
+        return reply
+    return reply.model_copy(update={"text": await vault.seal_comment(journey_id, text)})
 
 
 async def _journeys_of(client: Client, store_id: str, hashed: str) -> list[str]:
