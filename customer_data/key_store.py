@@ -7,7 +7,7 @@ erasure deleted; keeping them short-lived is the deployment's job (docs/customer
 
 Tables:
 - data_keys: one wrapped key per subject (a customer of a store);
-- journeys: the subject of each journey, so feedback and erasure find it;
+- journey_links: the subjects of each journey, so feedback and erasure find it;
 - contacts: keyed hashes of a subject's email and phone, so erasure by either works;
 - erasures: when a subject was erased, by a keyed hash (the record of the request);
 - key_checks: a value sealed under each master key, to tell a wrong key at start-up;
@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -30,9 +31,10 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS journey_data_keys (
     subject TEXT PRIMARY KEY, key_id TEXT NOT NULL, master_key_id TEXT NOT NULL,
     wrapped {blob} NOT NULL, created_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS journey_subjects (
-    journey_id TEXT PRIMARY KEY, subject TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS journey_subjects_by_subject ON journey_subjects (subject);
+CREATE TABLE IF NOT EXISTS journey_links (
+    journey_id TEXT NOT NULL, subject TEXT NOT NULL, linked_at TEXT NOT NULL,
+    PRIMARY KEY (journey_id, subject));
+CREATE INDEX IF NOT EXISTS journey_links_by_subject ON journey_links (subject);
 CREATE TABLE IF NOT EXISTS journey_contacts (
     contact TEXT NOT NULL, subject TEXT NOT NULL, PRIMARY KEY (contact, subject));
 CREATE TABLE IF NOT EXISTS journey_erasures (
@@ -180,12 +182,15 @@ class SqlKeyStore:
         return deleted
 
     def link(self, subject: str, journey_id: str, contacts: Sequence[str]) -> None:
+        """A journey may be linked to more than one subject (the store changed the
+        order's customer between events): erasing any of them finds it."""
         with self._cursor() as cur:
             p = self._placeholder
             cur.execute(
-                f"INSERT INTO journey_subjects (journey_id, subject) VALUES ({p}, {p}) "
-                "ON CONFLICT (journey_id) DO NOTHING",
-                (journey_id, subject),
+                f"INSERT INTO journey_links (journey_id, subject, linked_at) "
+                f"VALUES ({p}, {p}, {p}) ON CONFLICT (journey_id, subject) "
+                "DO UPDATE SET linked_at = excluded.linked_at",
+                (journey_id, subject, datetime.now(UTC).isoformat()),
             )
             for contact in contacts:
                 cur.execute(
@@ -195,7 +200,12 @@ class SqlKeyStore:
                 )
 
     def subject_of(self, journey_id: str) -> str | None:
-        rows = self._run("SELECT subject FROM journey_subjects WHERE journey_id = ?", [journey_id])
+        # The customer it was linked to last: whose key seals what comes next.
+        rows = self._run(
+            "SELECT subject FROM journey_links WHERE journey_id = ? "
+            "ORDER BY linked_at DESC, subject LIMIT 1",
+            [journey_id],
+        )
         return str(rows[0][0]) if rows else None
 
     def subjects_with_contact(self, contact: str) -> list[str]:
@@ -208,7 +218,7 @@ class SqlKeyStore:
         found: list[str] = []
         for subject in subjects:
             rows = self._run(
-                "SELECT journey_id FROM journey_subjects WHERE subject = ? ORDER BY journey_id",
+                "SELECT journey_id FROM journey_links WHERE subject = ? ORDER BY journey_id",
                 [subject],
             )
             found += [str(row[0]) for row in rows]

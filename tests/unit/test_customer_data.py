@@ -266,3 +266,15 @@ def test_masks_keep_only_what_tells_customers_apart(
     mask: Callable[[str], str], value: str, shown: str
 ) -> None:
     assert mask(value) == shown
+
+
+async def test_an_order_whose_customer_changed_is_found_by_either(tmp_path: Path) -> None:
+    """The store corrected the order's customer between two events: the journey is
+    linked to both, and what it seals next is under the newer one's key."""
+    v = vault(tmp_path)
+    await v.seal_order(as_order(ANA), "j-1")
+    await v.seal_order(as_order(dict(BRUNO, order_id=ANA["order_id"])), "j-1")
+    comment = await v.seal_comment("j-1", "ótimo")
+    assert comment.subject == "customer:loja-1:C-2"
+    assert (await v.forget("loja-1", email="ana@example.com")).journey_ids == ["j-1"]
+    assert (await v.forget("loja-1", customer_id="C-2")).journey_ids == ["j-1"]

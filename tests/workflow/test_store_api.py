@@ -25,6 +25,7 @@ from models import JourneyProgress
 from tests import builders
 from tests.clock import advance_to
 from tests.journeys import running_worker
+from tests.processes import wait_until
 from tests.web_service import (
     ROOT,
     STORE_ID,
@@ -300,9 +301,14 @@ async def test_an_erasure_forgets_the_customer_and_stops_their_journey(service) 
         still_running = await progress_of(env, JOURNEY)
         erased = await post_signed(http, erasures, {"email": "Erase.Me@example.com"})
         handle = env.client.get_workflow_handle(JOURNEY, result_type=JourneyProgress)
-        # A stopped journey stays a day to hear WhatsApp's statuses of its last message.
+        # A stopped journey stays a day to hear WhatsApp's statuses of its last message;
+        # then the worker takes a moment to close it.
         await env.sleep(timedelta(days=2))
-        assert (await handle.describe()).status is WorkflowExecutionStatus.COMPLETED
+
+        async def completed() -> bool:
+            return (await handle.describe()).status is WorkflowExecutionStatus.COMPLETED
+
+        await wait_until(completed, 30, "the erased journey to complete")
         result = await handle.result()
         again = await post_signed(http, erasures, {"customer_id": "C-erase"})
 
