@@ -48,11 +48,8 @@ def protection_from_env(env: Mapping[str, str] | None = None) -> Protection | No
     """The codec and vault the environment configures, checked against the key store;
     None when encryption is off. Raises `ProtectionError`."""
     env = os.environ if env is None else env
-    switch = env.get(ENCRYPTION_ENV, "on").strip().lower()
-    if switch in {"off", "0", "false", "no"}:
+    if not encryption_on(env):
         return None
-    if switch not in {"on", "1", "true", "yes", ""}:
-        raise ProtectionError(f"{ENCRYPTION_ENV}={switch!r}: expected on or off")
     configured_store = env.get(KEY_STORE_ENV, "").strip()
     # The development keys go with the development key store, never with another one.
     ring = _ring(env, dev_keys=not configured_store)
@@ -60,6 +57,14 @@ def protection_from_env(env: Mapping[str, str] | None = None) -> Protection | No
     if location == str(DEFAULT_KEY_STORE):
         DEFAULT_KEY_STORE.parent.mkdir(exist_ok=True)
     return protect(ring, location)
+
+
+def encryption_on(env: Mapping[str, str] | None = None) -> bool:
+    """JOURNEY_ENCRYPTION: on unless set off. Raises `ProtectionError` for other values."""
+    switch = (os.environ if env is None else env).get(ENCRYPTION_ENV, "on").strip().lower()
+    if switch not in {"on", "1", "true", "yes", "", "off", "0", "false", "no"}:
+        raise ProtectionError(f"{ENCRYPTION_ENV}={switch!r}: expected on or off")
+    return switch not in {"off", "0", "false", "no"}
 
 
 def protect(ring: KeyRing, key_store: str) -> Protection:

@@ -67,7 +67,6 @@ class KeyStore(Protocol):
 
     def add_data_key(self, key: StoredKey, created_at: str) -> StoredKey:
         """Store `key` unless the subject has one; return the subject's key either way."""
-        ...
 
     def replace_wrapping(self, key: StoredKey) -> None: ...
 
@@ -95,7 +94,6 @@ class KeyStore(Protocol):
 
     def add_secret(self, name: str, master_key_id: str, wrapped: bytes) -> tuple[str, bytes]:
         """Store the secret unless one of that name exists; return the stored one."""
-        ...
 
     def replace_secret(self, name: str, master_key_id: str, wrapped: bytes) -> None: ...
 

@@ -36,10 +36,10 @@ from customer_data import new_key_line
 from customer_data.config import (
     DEFAULT_KEY_STORE,
     DEV_KEYS_FILE,
-    ENCRYPTION_ENV,
     KEY_STORE_ENV,
     KEYS_ENV,
     KEYS_FILE_ENV,
+    encryption_on,
 )
 from intake import load_json
 from messages.feedback_links import FEEDBACK_PAGE, feedback_url, service_page, with_token
@@ -86,10 +86,6 @@ def _private_file(path: Path, text: str) -> None:
     path.touch(mode=0o600, exist_ok=True)
     path.chmod(0o600)
     path.write_text(text, encoding="utf-8")
-
-
-def _encryption_on() -> bool:
-    return os.environ.get(ENCRYPTION_ENV, "on").strip().lower() not in {"off", "0", "false", "no"}
 
 
 def _dev_protection() -> dict[str, str]:
@@ -248,7 +244,7 @@ async def _follow(journey_id: str, handle_done: asyncio.Future[Any]) -> None:
 
 async def run_demo(keep_running: bool) -> int:
     STATE.mkdir(exist_ok=True)
-    encrypted = _encryption_on()
+    encrypted = encryption_on()
     # The worker, the web service and this process's own client (runtime.connection
     # reads the environment) encrypt and decrypt with the same keys and key store.
     if encrypted:
